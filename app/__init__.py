@@ -1,0 +1,1 @@
+"""Entry points: the `relance` CLI, the web console and the wiring of settings and adapters."""

@@ -1,0 +1,42 @@
+"""Settings, read once from the environment (prefix RELANCE_) or a `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class OfficeSettings(BaseSettings):
+    """The recovery office's identity, printed on every letter (CPCE R124-4, 1°)."""
+
+    model_config = SettingsConfigDict(env_prefix="RELANCE_OFFICE_", env_file=".env", extra="ignore")
+
+    name: str = "Cabinet Relance Recouvrement"
+    address_lines: list[str] = ["12 RUE DE LA REPUBLIQUE", "69002 LYON"]
+    siren: str = "552100554"
+    phone: str = "+33478000000"
+    email: str = "contact@relance.example"
+    website: str = "https://relance.example"
+    # Where debtors pay: printed on letters (R124-4, 4°).
+    iban: str = "FR7630006000011234567890189"
+    bic: str = "AGRIFRPP"
+    payment_url: str = "https://relance.example/payer"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELANCE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///relance.db"
+    outbox_dir: Path = Path("outbox")
+    # Extra or corrected rate tables; rows here override the shipped ones (see models/rates.py).
+    rates_dir: Path | None = None
+    import_chunk_rows: int = Field(default=5000, ge=100, le=100_000)
+    office: OfficeSettings = Field(default_factory=OfficeSettings)
+
+
+def load_settings(**overrides) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Use cases. Each function takes plain values and a unit of work, and returns plain values."""

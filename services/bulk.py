@@ -1,0 +1,99 @@
+"""Bulk inserts for the set-based hot paths (import, planning): PostgreSQL COPY, SQLite
+executemany, values converted once per column instead of through SQLAlchemy's per-value type
+processing (which costs more than the database itself at a million rows).
+
+Only for plain inserts of already-validated values; everything else goes through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from enum import Enum
+
+from sqlalchemy import JSON, Table
+from sqlalchemy.engine import Connection
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    # The format SQLAlchemy's SQLite DateTime reads back; stored naive, in UTC.
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+_SQLITE = {
+    str: None, int: None, float: None, type(None): None, bool: int,
+    datetime: _sqlite_datetime, date: date.isoformat, Decimal: str,
+    dict: json.dumps, list: json.dumps,
+}
+
+
+def _sqlite_value(value):
+    kind = type(value)
+    try:
+        convert = _SQLITE[kind]
+    except KeyError:
+        if isinstance(value, Enum):
+            return value.value
+        raise TypeError(f"bulk insert: no SQLite conversion for {kind.__name__}") from None
+    return value if convert is None else convert(value)
+
+
+def _defaults(table: Table, columns: Sequence[str]) -> dict[str, object]:
+    """Scalar Python-side defaults of the columns a caller left out."""
+    out = {}
+    for col in table.columns:
+        if col.name in columns or col.primary_key:
+            continue
+        if col.default is not None and col.default.is_scalar:
+            out[col.name] = col.default.arg
+        elif not col.nullable and col.server_default is None:
+            raise ValueError(f"bulk insert into {table.name}: no value for {col.name}")
+    return out
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
+    """Insert `rows` (dicts with the same keys) into `table` inside the caller's transaction."""
+    if not rows:
+        return
+    given = list(rows[0])
+    defaults = _defaults(table, given)
+    columns = given + list(defaults)
+    default_values = list(defaults.values())
+    if conn.dialect.name == "postgresql":
+        # psycopg adapts str enums, Decimal, date and aware datetimes itself; only JSON
+        # columns need encoding.
+        json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        raw = conn.connection.driver_connection
+        cols = ", ".join(f'"{c}"' for c in columns)
+        encode = [c in json_cols for c in given]
+        tail = [json.dumps(v) if c in json_cols else v for c, v in defaults.items()]
+        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
+            if any(encode):
+                for row in rows:
+                    copy.write_row([json.dumps(row[c]) if e else row[c] for c, e in zip(given, encode)] + tail)
+            else:
+                for row in rows:
+                    copy.write_row([row[c] for c in given] + tail)
+        return
+    defaults_sql = [_sqlite_value(v) for v in default_values]
+    placeholders = ", ".join("?" for _ in columns)
+    sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({placeholders})'
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, [[_sqlite_value(row[c]) for c in given] + defaults_sql for row in rows])
+    finally:
+        cursor.close()
+
+
+def one_of(session, column, values):
+    """`column IN values` for thousands of values: one array parameter on PostgreSQL
+    (`= ANY(:values)`, planned once, instead of thousands of placeholders), IN elsewhere."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)

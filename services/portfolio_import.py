@@ -1,0 +1,457 @@
+"""Portfolio import: a creditor's file becomes debtors, contact points, dossiers and claims.
+
+Streams the file in chunks of rows; each chunk is one transaction, written set-based (one query
+per table and chunk, not per row). A dossier is unique per creditor and external reference, a
+claim per dossier and invoice reference, a contact point per debtor, kind and value: importing
+the same file twice changes nothing, and a changed row updates what changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from models import Claim, ContactPoint, Creditor, Debtor, Dossier, DossierEvent, ImportRun
+from models.enums import ContactKind, EventKind
+from models.phones import PhoneNormaliser
+from services.bulk import bulk_insert, one_of
+from services.portfolio_columns import load_mapping
+from services.portfolio_file import ImportFileError, RawRow, open_portfolio
+from services.portfolio_rows import PortfolioRow, RowError, parse_row
+from services.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+DEBTOR_FIELDS = (
+    "kind", "civility", "first_name", "last_name", "company_name", "siren", "siret",
+    "birth_date", "deceased", "timezone", "holiday_region",
+)
+CLAIM_FIELDS = (
+    "nature", "principal", "costs", "indemnity", "issued_on", "due_date", "interest_mode",
+    "contractual_rate", "interest_from", "judgment_on", "judgment_enforceable_on",
+    "prescription_start", "prescription_years", "last_interruption_on", "prescription_expires_on",
+)
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0  # dossiers created
+    updated: int = 0  # dossiers whose debtor, contacts or claims changed
+    unchanged: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    claims_created: int = 0
+    rejected_path: str | None = None
+    import_id: int | None = None
+    warning_samples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows, "created": self.created, "updated": self.updated,
+            "unchanged": self.unchanged, "rejected": self.rejected, "warnings": self.warnings,
+            "claims_created": self.claims_created, "rejected_path": self.rejected_path,
+            "import_id": self.import_id,
+        }
+
+
+class RejectedRows:
+    """The rejected-rows CSV: the original row, its line number and the reason. Written lazily
+    so that a clean import leaves no empty file behind."""
+
+    def __init__(self, path: Path, header: list[str]):
+        self.path, self.header = path, header
+        self._fh = None
+        self._writer = None
+
+    def add(self, line: int, reason: str, original: list) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._fh, delimiter=";")
+            self._writer.writerow(["ligne", "motif", *self.header])
+        self._writer.writerow([line, reason, *["" if v is None else v for v in original]])
+
+    def close(self) -> str | None:
+        if self._fh:
+            self._fh.close()
+            return str(self.path)
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def parse_chunk(raw_rows: list[RawRow], as_of: date, phones: PhoneNormaliser | None = None):
+    """Parse one chunk: (accepted rows, rejected (line, reason, original), warnings (line, list))."""
+    global _worker_phones
+    if phones is None:  # in a parser process: one phone cache for the process's lifetime
+        if _worker_phones is None:
+            _worker_phones = PhoneNormaliser()
+        phones = _worker_phones
+    parsed, rejected, warnings = [], [], []
+    for raw in raw_rows:
+        try:
+            row = parse_row(raw, phones=phones, as_of=as_of)
+        except RowError as exc:
+            rejected.append((raw.line, str(exc), raw.original))
+            continue
+        if row.warnings:
+            warnings.append((row.line, row.warnings))
+        parsed.append(row)
+    return parsed, rejected, warnings
+
+
+_worker_phones: PhoneNormaliser | None = None
+# Below this size a parser process costs more to start than it saves.
+PARALLEL_MIN_BYTES = 4 << 20
+
+
+def _parsed_chunks(pfile, chunk_rows: int, as_of: date, phones: PhoneNormaliser, workers: int | None):
+    """Yield (row count, parse result) per chunk, in file order. Large files are parsed in a
+    separate process while this one writes the previous chunk to the database: parsing (phones,
+    addresses, dates) and writing each take about half of an import."""
+    chunks = _chunks(pfile.rows(), chunk_rows)
+    if workers is None:
+        workers = 1 if pfile.size >= PARALLEL_MIN_BYTES else 0
+    if workers <= 0:
+        for chunk in chunks:
+            yield len(chunk), parse_chunk(chunk, as_of, phones)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append((len(chunk), pool.submit(parse_chunk, chunk, as_of)))
+            if len(pending) > workers + 1:
+                n, fut = pending.popleft()
+                yield n, fut.result()
+        while pending:
+            n, fut = pending.popleft()
+            yield n, fut.result()
+
+
+def get_or_create_creditor(session, name: str) -> Creditor:
+    creditor = session.scalar(select(Creditor).where(Creditor.name == name))
+    if creditor is None:
+        creditor = Creditor(name=name, legal_name=name, created_at=_now())
+        session.add(creditor)
+        session.flush()
+    return creditor
+
+
+def import_portfolio(
+    uow_factory: Callable[[], UnitOfWork],
+    path: Path,
+    *,
+    creditor: str,
+    as_of: date,
+    mapping_path: Path | None = None,
+    rejects_path: Path | None = None,
+    chunk_rows: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> ImportReport:
+    """Import a portfolio file for `creditor` (created if new). Raises ImportFileError when the
+    file as a whole is unusable (then nothing lands); bad rows are reported, good rows land."""
+    path = Path(path)
+    mapping = load_mapping(mapping_path) if mapping_path else None
+    pfile = open_portfolio(path, mapping)
+    rejects = RejectedRows(
+        Path(rejects_path) if rejects_path else Path.cwd() / f"{path.stem}.rejets.csv", pfile.header
+    )
+    report = ImportReport()
+    phones = PhoneNormaliser()
+    started = _now()
+
+    with uow_factory() as uow:
+        cred = get_or_create_creditor(uow.session, creditor)
+        run = ImportRun(creditor_id=cred.id, filename=path.name[:255], sha256=_file_digest(path),
+                        started_at=started)
+        uow.session.add(run)
+        uow.session.flush()
+        creditor_id, report.import_id = cred.id, run.id
+        uow.commit()
+    log.info("import %s started for creditor %s", report.import_id, creditor_id)
+
+    done_rows = 0
+    for chunk, (parsed, rejected, warnings) in _parsed_chunks(pfile, chunk_rows, as_of, phones, workers):
+        for line, reason, original in rejected:
+            rejects.add(line, reason, original)
+        report.rejected += len(rejected)
+        report.warnings += sum(len(w) for _, w in warnings)
+        for line, ws in warnings:
+            if len(report.warning_samples) < 20:
+                report.warning_samples.extend(f"ligne {line}: {w}" for w in ws)
+        report.rows += chunk
+        with uow_factory() as uow:
+            _write_chunk(uow.session, creditor_id, parsed, report)
+            uow.commit()
+        done_rows += chunk
+        if progress:
+            progress(done_rows, report.rows)
+
+    report.rejected_path = rejects.close()
+    with uow_factory() as uow:
+        run = uow.session.get(ImportRun, report.import_id)
+        run.finished_at = _now()
+        run.rows, run.created, run.updated = report.rows, report.created, report.updated
+        run.unchanged, run.rejected, run.rejected_path = report.unchanged, report.rejected, report.rejected_path
+        uow.commit()
+    log.info(
+        "import %s done: rows=%d created=%d updated=%d unchanged=%d rejected=%d",
+        report.import_id, report.rows, report.created, report.updated, report.unchanged, report.rejected,
+    )
+    return report
+
+
+def _write_chunk(session, creditor_id: int, rows: list[PortfolioRow], report: ImportReport) -> None:
+    if not rows:
+        return
+    now = _now()
+    # Several rows of one dossier (several claims) may share a chunk: the first row's debtor
+    # data wins within the chunk, as it would have across chunks.
+    # Entities created by this chunk have nothing to compare with: only the others are read back.
+    debtor_ids, changed_debtors, new_debtors = _upsert_debtors(session, creditor_id, rows, now)
+    changed_contacts = _upsert_contacts(session, rows, debtor_ids, new_debtors, now)
+    dossier_ids, new_dossiers = _upsert_dossiers(session, creditor_id, rows, debtor_ids, now)
+    changed_claims, new_claims = _upsert_claims(session, rows, dossier_ids, new_dossiers, now)
+    report.claims_created += new_claims
+
+    touched: set[str] = set()
+    events = []
+    for row in rows:
+        ref = row.dossier_ref
+        if ref in touched:
+            continue
+        touched.add(ref)
+        dossier_id = dossier_ids[ref]
+        if dossier_id in new_dossiers:
+            report.created += 1
+            events.append({"dossier_id": dossier_id, "kind": EventKind.IMPORTED, "occurred_at": now,
+                           "source": "import", "data": {"import_line": row.line}})
+        elif (row.debtor_ref in changed_debtors or row.debtor_ref in changed_contacts
+              or ref in changed_claims):
+            report.updated += 1
+            events.append({"dossier_id": dossier_id, "kind": EventKind.UPDATED, "occurred_at": now,
+                           "source": "import", "data": {"import_line": row.line}})
+        else:
+            report.unchanged += 1
+    if events:
+        bulk_insert(session.connection(), DossierEvent.__table__, events)
+    # The placed amount follows the claims (new dossiers got theirs at insert).
+    stale = [dossier_ids[r] for r in changed_claims if dossier_ids[r] not in new_dossiers]
+    if stale:
+        _refresh_amount_placed(session, stale, now)
+
+
+def _debtor_values(row: PortfolioRow) -> dict:
+    return {
+        "kind": row.debtor_kind, "civility": row.civility, "first_name": row.first_name,
+        "last_name": row.last_name, "company_name": row.company_name, "siren": row.siren,
+        "siret": row.siret, "birth_date": row.birth_date, "deceased": row.deceased,
+        "timezone": row.timezone, "holiday_region": row.holiday_region,
+    }
+
+
+def _upsert_debtors(session, creditor_id, rows, now) -> dict:
+    wanted: dict[str, dict] = {}
+    for row in rows:
+        wanted.setdefault(row.debtor_ref, _debtor_values(row))
+    existing = {
+        r.external_ref: r
+        for r in session.execute(
+            select(Debtor.id, Debtor.external_ref, *[getattr(Debtor, f) for f in DEBTOR_FIELDS]).where(
+                Debtor.creditor_id == creditor_id, one_of(session, Debtor.external_ref, wanted)
+            )
+        )
+    }
+    ids: dict[str, int] = {}
+    changed: set[str] = set()
+    updates = []
+    for ref, values in wanted.items():
+        old = existing.get(ref)
+        if old is None:
+            continue
+        ids[ref] = old.id
+        # A death recorded by an agent is never undone by a later import.
+        values = {**values, "deceased": values["deceased"] or old.deceased}
+        if any(getattr(old, f) != values[f] for f in DEBTOR_FIELDS):
+            changed.add(ref)
+            updates.append({"id": old.id, **values, "updated_at": now})
+    if updates:
+        session.execute(update(Debtor), updates)
+    new = [
+        {"creditor_id": creditor_id, "external_ref": ref, **values, "created_at": now, "updated_at": now}
+        for ref, values in wanted.items() if ref not in existing
+    ]
+    if new:
+        # Core executemany, then read the ids back: portable and batched on both databases
+        # (ORM bulk INSERT .. RETURNING degrades to row-by-row on SQLite).
+        bulk_insert(session.connection(), Debtor.__table__, new)
+        fresh = _ids_by_ref(session, Debtor, creditor_id, [n["external_ref"] for n in new])
+        ids.update(fresh)
+        return ids, changed, set(fresh.values())
+    return ids, changed, set()
+
+
+def _upsert_contacts(session, rows, debtor_ids, new_debtors: set[int], now) -> set[str]:
+    """Adds the contact points not yet known; never deletes one (an agent may have added it)."""
+    wanted: dict[tuple[int, str, str], tuple[str, object]] = {}
+    for row in rows:
+        debtor_id = debtor_ids[row.debtor_ref]
+        for c in row.contacts:
+            wanted.setdefault((debtor_id, c.kind, c.value), (row.debtor_ref, c))
+    old_debtors = {k[0] for k in wanted} - new_debtors
+    known = set()
+    if old_debtors:
+        known = {
+            (d, str(k), v)
+            for d, k, v in session.execute(
+                select(ContactPoint.debtor_id, ContactPoint.kind, ContactPoint.value).where(
+                    one_of(session, ContactPoint.debtor_id, old_debtors)
+                )
+            )
+        }
+    changed: set[str] = set()
+    new = []
+    for key, (debtor_ref, c) in wanted.items():
+        if key in known:
+            continue
+        changed.add(debtor_ref)
+        new.append({
+            "debtor_id": key[0], "kind": ContactKind(c.kind), "value": c.value, "line_type": c.line_type,
+            "region": c.region, "rank": c.rank, "valid": c.valid, "invalid_reason": c.invalid_reason,
+            "invalid_since": None if c.valid else now, "source": "import", "created_at": now,
+            "updated_at": now,
+        })
+    if new:
+        bulk_insert(session.connection(), ContactPoint.__table__, new)
+    return changed
+
+
+def _upsert_dossiers(session, creditor_id, rows, debtor_ids, now):
+    wanted: dict[str, PortfolioRow] = {}
+    for row in rows:
+        wanted.setdefault(row.dossier_ref, row)
+    ids = {
+        ref: did
+        for did, ref in session.execute(
+            select(Dossier.id, Dossier.external_ref).where(
+                Dossier.creditor_id == creditor_id, one_of(session, Dossier.external_ref, wanted)
+            )
+        )
+    }
+    placed: dict[str, Decimal] = {}
+    for row in rows:
+        placed[row.dossier_ref] = placed.get(row.dossier_ref, 0) + row.principal + row.costs + row.indemnity
+    new = [
+        {"creditor_id": creditor_id, "debtor_id": debtor_ids[row.debtor_ref], "external_ref": ref,
+         "placed_on": row.placed_on, "amount_placed": placed[ref], "created_at": now, "updated_at": now}
+        for ref, row in wanted.items() if ref not in ids
+    ]
+    created: set[int] = set()
+    if new:
+        bulk_insert(session.connection(), Dossier.__table__, new)
+        fresh = _ids_by_ref(session, Dossier, creditor_id, [n["external_ref"] for n in new])
+        ids.update(fresh)
+        created.update(fresh.values())
+    return ids, created
+
+
+def _ids_by_ref(session, model, creditor_id: int, refs: list[str]) -> dict[str, int]:
+    rows = session.execute(
+        select(model.id, model.external_ref).where(model.creditor_id == creditor_id, one_of(session, model.external_ref, refs))
+    )
+    return {ref: rid for rid, ref in rows}
+
+
+def _claim_values(row: PortfolioRow) -> dict:
+    return {f: getattr(row, f) for f in CLAIM_FIELDS}
+
+
+def _upsert_claims(session, rows, dossier_ids, new_dossiers: set[int], now) -> tuple[set[str], int]:
+    wanted: dict[tuple[int, str], PortfolioRow] = {}
+    for row in rows:
+        wanted[(dossier_ids[row.dossier_ref], row.invoice_ref)] = row
+    old_dossiers = {k[0] for k in wanted} - new_dossiers
+    existing = {}
+    if old_dossiers:
+        existing = {
+            (r.dossier_id, r.invoice_ref): r
+            for r in session.execute(
+                select(Claim.id, Claim.dossier_id, Claim.invoice_ref, *[getattr(Claim, f) for f in CLAIM_FIELDS])
+                .where(one_of(session, Claim.dossier_id, old_dossiers))
+            )
+        }
+    changed: set[str] = set()
+    updates, new = [], []
+    for key, row in wanted.items():
+        values = _claim_values(row)
+        old = existing.get(key)
+        if old is None:
+            new.append({"dossier_id": key[0], "invoice_ref": key[1], **values, "created_at": now, "updated_at": now})
+            changed.add(row.dossier_ref)
+            continue
+        # Interruptions recorded since (payments, promises) are kept: an import never moves
+        # the prescription anchor backwards.
+        if old.last_interruption_on and (values["last_interruption_on"] or date.min) < old.last_interruption_on:
+            for f in ("prescription_start", "last_interruption_on", "prescription_expires_on"):
+                values[f] = getattr(old, f)
+        if any(getattr(old, f) != values[f] for f in CLAIM_FIELDS):
+            updates.append({"id": old.id, **values, "updated_at": now})
+            changed.add(row.dossier_ref)
+    if updates:
+        session.execute(update(Claim), updates)
+    if new:
+        bulk_insert(session.connection(), Claim.__table__, new)
+    return changed, len(new)
+
+
+def _refresh_amount_placed(session, dossier_ids: list[int], now) -> None:
+    from sqlalchemy import func
+
+    totals = session.execute(
+        select(Claim.dossier_id, func.sum(Claim.principal + Claim.costs + Claim.indemnity))
+        .where(Claim.dossier_id.in_(dossier_ids)).group_by(Claim.dossier_id)
+    ).all()
+    current = dict(session.execute(select(Dossier.id, Dossier.amount_placed).where(Dossier.id.in_(dossier_ids))).all())
+    from models.money import money
+
+    updates = []
+    for did, total in totals:
+        total = money(str(total))
+        if current.get(did) != total:
+            updates.append({"id": did, "amount_placed": total, "updated_at": now})
+    if updates:
+        session.execute(update(Dossier), updates)
+
+
+__all__ = ["ImportFileError", "ImportReport", "import_portfolio", "get_or_create_creditor"]

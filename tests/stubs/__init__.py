@@ -1,0 +1,1 @@
+"""Local provider stubs and contract validation for the adapter tests."""
