@@ -18,9 +18,11 @@ from rich.table import Table
 app = typer.Typer(help="Relance : orchestrateur de campagnes de recouvrement amiable.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
-portfolio_app = typer.Typer(help="Portefeuilles synthétiques (démo, bancs d'essai).", no_args_is_help=True)
+portfolio_app = typer.Typer(help="Portefeuilles : génération synthétique, synthèse.", no_args_is_help=True)
+campaign_app = typer.Typer(help="Campagnes : lancement, liste, pause, reprise, arrêt.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(portfolio_app, name="portfolio")
+app.add_typer(campaign_app, name="campaign")
 
 console = Console()
 err = Console(stderr=True)
@@ -185,6 +187,275 @@ def portfolio_generate(
 
     write_portfolio(out, dossiers, seed=seed, bad_rows=bad_rows)
     console.print(f"{dossiers} dossiers écrits dans {out}")
+
+
+def _parse_moment(value: str | None, label: str) -> datetime:
+    """`2026-11-27T09:00` (Paris time unless an offset is given) or a date (09:00 Paris)."""
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    if value is None:
+        return datetime.now(paris)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        day = _parse_day(value, label)
+        moment = datetime.combine(day, datetime.min.time().replace(hour=9))
+    return moment if moment.tzinfo else moment.replace(tzinfo=paris)
+
+
+@portfolio_app.command("summary")
+def portfolio_summary(creditor: Annotated[Optional[str], typer.Option()] = None,
+                      as_json: Annotated[bool, typer.Option("--json")] = False):
+    """Ce que contient la base : dossiers, débiteurs, montants, points de contact."""
+    from models.money import format_money
+    from services.portfolio_summary import summarise
+
+    c = _container()
+    _ensure_schema(c)
+    s = summarise(c.uow(), creditor=creditor)
+    if as_json:
+        data = dict(vars(s))
+        data["amount_placed"] = str(s.amount_placed)
+        print(json.dumps(data, ensure_ascii=False))
+        return
+    table = Table(title="Portefeuille", show_header=False)
+    for label, value in [("Créanciers", s.creditors), ("Dossiers", s.dossiers), ("Créances", s.claims),
+                         ("Particuliers", s.persons), ("Entreprises", s.companies),
+                         ("Outre-mer", s.overseas), ("Montant confié", format_money(s.amount_placed)),
+                         ("Mobiles valides", s.valid_mobiles), ("Emails valides", s.valid_emails),
+                         ("Adresses valides", s.valid_addresses), ("Contacts invalides", s.invalid_contacts)]:
+        table.add_row(label, str(value))
+    for status, n in sorted(s.by_status.items()):
+        table.add_row(f"Statut {status}", str(n))
+    console.print(table)
+
+
+@app.command("run")
+def run_cmd(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Moment simulé (ISO, heure de Paris par défaut).")] = None,
+    scenario: Annotated[Optional[str], typer.Option(help="Ne traiter que ce scénario.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Planifier sans rien écrire ni envoyer.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Exécute une journée de relance (flux Prefect, en local) et affiche les comptes."""
+    from flows.relance_day import relance_day, summary_rows
+
+    moment = _parse_moment(as_of, "--as-of")
+    _ensure_schema(_container())
+    summary = relance_day(as_of=moment, scenario=scenario, dry_run=dry_run)
+    rows = {r["count"]: r["value"] for r in summary_rows(summary)}
+    if as_json:
+        print(json.dumps({**rows, "as_of": summary["as_of"], "dry_run": dry_run}, ensure_ascii=False))
+        return
+    table = Table(title=f"Journée de relance {moment:%d/%m/%Y %H:%M}" + (" (essai à blanc)" if dry_run else ""),
+                  show_header=False)
+    labels = {"enrolments due": "Inscriptions échues", "planned": "Planifiées", "deferred": "Différées",
+              "blocked": "Bloquées", "ended": "Terminées", "sent": "Envoyées", "failed": "Échecs"}
+    for key, label in labels.items():
+        table.add_row(label, str(rows.get(key, 0)))
+    console.print(table)
+
+
+@campaign_app.command("launch")
+def campaign_launch(
+    name: Annotated[str, typer.Option(help="Nom de la campagne.")],
+    scenario: Annotated[str, typer.Option(help="Scénario (champion).")],
+    creditor: Annotated[Optional[str], typer.Option(help="Limiter à un créancier.")] = None,
+    where: Annotated[Optional[str], typer.Option(help="Sélection, ex. « balance > 100 and kind = person ».")] = None,
+    challenger: Annotated[Optional[str], typer.Option(help="SCENARIO:POURCENT, ex. amiable-entreprise:20.")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of")] = None,
+    no_run: Annotated[bool, typer.Option("--no-run", help="Inscrire sans exécuter les premières étapes.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Inscrit les dossiers choisis et exécute aussitôt leurs premières étapes."""
+    from flows.runtime import catalogue
+    from services.campaigns import CampaignError, launch_campaign
+
+    c = _container()
+    _ensure_schema(c)
+    moment = _parse_moment(as_of, "--as-of")
+    ch_name, percent = None, 0
+    if challenger:
+        ch_name, _, pct = challenger.partition(":")
+        try:
+            percent = int(pct or 50)
+        except ValueError:
+            _fail("--challenger attend SCENARIO:POURCENT")
+    try:
+        report = launch_campaign(c.uow, catalogue(), name=name, scenario=scenario, now=moment, creditor=creditor,
+                                 where=where, challenger=ch_name, challenger_percent=percent)
+    except CampaignError as exc:
+        _fail(str(exc))
+    first = None
+    if not no_run:
+        from flows.relance_day import relance_day, summary_rows
+
+        first = {r["count"]: r["value"] for r in summary_rows(relance_day(as_of=moment))}
+    if as_json:
+        print(json.dumps({"campaign_id": report.campaign_id, "enrolled": report.enrolled,
+                          "champion": report.champion, "challenger": report.challenger,
+                          "skipped_in_other_campaign": report.skipped_in_other_campaign, "first_run": first}))
+        return
+    console.print(f"Campagne « {name} » : {report.enrolled} dossiers inscrits "
+                  f"(champion {report.champion}, challenger {report.challenger}; "
+                  f"{report.skipped_in_other_campaign} déjà dans une autre campagne).")
+    if first:
+        console.print(f"Premières étapes : {first['planned']} planifiées, {first['sent']} envoyées, "
+                      f"{first['deferred']} différées, {first['blocked']} bloquées.")
+
+
+@campaign_app.command("list")
+def campaign_list(as_json: Annotated[bool, typer.Option("--json")] = False):
+    """Les campagnes et leurs inscriptions."""
+    from services.campaigns import list_campaigns
+
+    c = _container()
+    _ensure_schema(c)
+    rows = list_campaigns(c.uow)
+    if as_json:
+        print(json.dumps([{**vars(r), "created_at": r.created_at.isoformat()} for r in rows], ensure_ascii=False))
+        return
+    table = Table(title="Campagnes")
+    for col in ("Nom", "Scénario", "Challenger", "Statut", "Inscrits", "Actifs"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.name, r.scenario, f"{r.challenger} ({r.challenger_percent} %)" if r.challenger else "-",
+                      r.status, str(r.enrolled), str(r.active))
+    console.print(table)
+
+
+def _set_status(name: str, status: str) -> None:
+    from models.enums import CampaignStatus
+    from services.campaigns import CampaignError, set_campaign_status
+
+    c = _container()
+    try:
+        set_campaign_status(c.uow, name, CampaignStatus(status), now=datetime.now().astimezone())
+    except CampaignError as exc:
+        _fail(str(exc))
+    console.print(f"Campagne « {name} » : {status}.")
+
+
+@campaign_app.command("pause")
+def campaign_pause(name: str):
+    """Suspend une campagne : ses dossiers gardent leur place."""
+    _set_status(name, "paused")
+
+
+@campaign_app.command("resume")
+def campaign_resume(name: str):
+    """Reprend une campagne suspendue."""
+    _set_status(name, "active")
+
+
+@campaign_app.command("stop")
+def campaign_stop(name: str):
+    """Arrête une campagne : ses inscriptions prennent fin (les dossiers restent ouverts)."""
+    _set_status(name, "stopped")
+
+
+@app.command("explain")
+def explain_cmd(
+    dossier: Annotated[str, typer.Argument(help="Identifiant ou référence du dossier.")],
+    as_of: Annotated[Optional[str], typer.Option("--as-of")] = None,
+):
+    """Explique la prochaine étape d'un dossier : due, différée ou bloquée, et pourquoi."""
+    from services.explain import explain_dossier
+
+    c = _container()
+    _ensure_schema(c)
+    try:
+        lines = explain_dossier(c, dossier, now=_parse_moment(as_of, "--as-of"))
+    except LookupError as exc:
+        _fail(str(exc))
+    for line in lines:
+        console.print(line)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    days: Annotated[int, typer.Option(min=1, max=730)] = 30,
+    seed: int = 7,
+    start: Annotated[Optional[str], typer.Option(help="Premier jour simulé (défaut : aujourd'hui).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Avance une horloge simulée jour par jour : relances, réactions des débiteurs, appels."""
+    result = _simulate(days, seed, _parse_day(start, "--start") or date.today(), quiet=as_json)
+    if as_json:
+        print(json.dumps({k: v for k, v in result.items() if k != "per_day"}, ensure_ascii=False))
+
+
+def _simulate(days: int, seed: int, start: date, *, quiet: bool = False) -> dict:
+    from flows import runtime
+    from flows.simulation import simulate
+
+    _ensure_schema(_container())
+    progress = None
+    if not quiet:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err)
+        task = progress.add_task("Jours simulés", total=days)
+        runtime.on_day = lambda done, total: progress.update(task, completed=done)
+        progress.start()
+    try:
+        result = simulate(start=start, days=days, seed=seed)
+    finally:
+        runtime.on_day = None
+        if progress:
+            progress.stop()
+    if not quiet:
+        console.print(f"{result['days']} jours simulés : {result['payments']} paiements, "
+                      f"{result['promises']} promesses, {result['plans']} échéanciers, "
+                      f"{result['disputes']} contestations, {result['calls_answered']} appels aboutis.")
+    return result
+
+
+@app.command("demo")
+def demo_cmd(
+    dossiers: Annotated[int, typer.Option(min=10)] = 2000,
+    days: Annotated[int, typer.Option(min=1)] = 60,
+    seed: int = 7,
+):
+    """La démonstration : portefeuille synthétique, campagne avec challenger, 60 jours simulés."""
+    import shutil
+    import time as _time
+
+    from services.simulation import campaign_summary
+    from services.synthetic_portfolio import write_portfolio
+    from models.money import format_money
+
+    started = _time.perf_counter()
+    c = _container()
+    _ensure_schema(c)
+    workdir = Path(c.settings.outbox_dir).resolve().parent / "demo-data"
+    workdir.mkdir(parents=True, exist_ok=True)
+    if Path(c.settings.outbox_dir).exists():
+        shutil.rmtree(c.settings.outbox_dir)
+    start = date.today()
+    portfolio = write_portfolio(workdir / "portefeuille-demo.csv", dossiers, seed=seed, bad_rows=3,
+                                as_of=start)
+    console.rule("1. Import du portefeuille")
+    import_cmd(portfolio, creditor="Banque Démo", mapping=None, rejects=workdir / "rejets.csv",
+               as_of=start.isoformat(), as_json=False)
+    console.rule("2. Lancement de la campagne (challenger 30 %)")
+    campaign_launch(name=f"demo-{start:%Y%m%d}", scenario="amiable-particulier", creditor="Banque Démo",
+                    where="kind = person", challenger="amiable-particulier-appel:30", as_of=f"{start.isoformat()}T09:00", no_run=True, as_json=False)
+    console.rule(f"3. {days} jours simulés")
+    _simulate(days, seed, start)
+    console.rule("4. Résultat de la campagne")
+    summary = campaign_summary(c)
+    table = Table(title="Campagne par variante")
+    for col in ("Variante", "Dossiers", "Confié", "Encaissé", "Taux de recouvrement", "Envois"):
+        table.add_column(col, justify="right")
+    for variant, v in summary.items():
+        table.add_row(variant, str(v["dossiers"]), format_money(v["placed"]), format_money(v["collected"]),
+                      f"{v['recovery_rate']} %", ", ".join(f"{k} {n}" for k, n in sorted(v["sent"].items())))
+    console.print(table)
+    console.print(f"Tout ce que le bac à sable a envoyé est sous {Path(c.settings.outbox_dir).resolve()}/ "
+                  f"({_time.perf_counter() - started:.0f} s).")
 
 
 def main() -> None:  # console script entry point

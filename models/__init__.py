@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 
 _ENTITIES = {
+    "Action", "CallTask", "Campaign", "Enrolment", "Installment", "Payment", "PaymentPlan", "Promise",
     "Base", "Claim", "ContactPoint", "Creditor", "Debtor", "Dossier", "DossierEvent", "ImportRun",
     "JournalEntry", "LedgerLine",
 }

@@ -111,3 +111,49 @@ class ClaimComponent(StrEnum):
     COSTS = "costs"
     INTEREST = "interest"
     PRINCIPAL = "principal"
+
+
+class CampaignStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class ActionStatus(StrEnum):
+    """Outbox states; they only move forward (see models/outbox.py)."""
+
+    PLANNED = "planned"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REVIEW = "review"  # ambiguous send that could not be reconciled: a person decides
+
+
+class CallTaskStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class PromiseStatus(StrEnum):
+    OPEN = "open"
+    KEPT = "kept"
+    PARTLY_KEPT = "partly_kept"
+    BROKEN = "broken"
+    CANCELLED = "cancelled"
+
+
+class PlanStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    DEFAULTED = "defaulted"  # déchéance du terme
+    CANCELLED = "cancelled"
+
+
+class PaymentStatus(StrEnum):
+    UNMATCHED = "unmatched"  # suspense: waits for a manager
+    APPLIED = "applied"
+    REVERSED = "reversed"

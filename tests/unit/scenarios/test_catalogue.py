@@ -36,8 +36,9 @@ def step(name: str, offset: int, extra: str = 'channel = "email"\ntemplate = "em
     return f'\n[[steps]]\nname = "{name}"\noffset_days = {offset}\n{extra}\n'
 
 
-def test_the_four_scenarios_load_with_their_templates_on_disk(catalogue):
-    assert set(catalogue) == {"amiable-particulier", "amiable-entreprise", "suivi-echeancier", "suivi-promesse"}
+def test_the_catalogue_scenarios_load_with_their_templates_on_disk(catalogue):
+    assert set(catalogue) == {"amiable-particulier", "amiable-particulier-appel", "amiable-entreprise",
+                              "suivi-echeancier", "suivi-promesse"}
     exists = template_files()
     for scenario in catalogue.values():
         for s in scenario.steps:
