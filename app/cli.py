@@ -430,7 +430,7 @@ def demo_cmd(
     started = _time.perf_counter()
     c = _container()
     _ensure_schema(c)
-    workdir = Path(c.settings.outbox_dir).resolve().parent / "demo-data"
+    workdir = Path("demo").resolve()  # the portfolio and the rejected rows of this run
     workdir.mkdir(parents=True, exist_ok=True)
     if Path(c.settings.outbox_dir).exists():
         shutil.rmtree(c.settings.outbox_dir)
@@ -442,13 +442,17 @@ def demo_cmd(
                as_of=start.isoformat(), as_json=False)
     console.rule("2. Lancement de la campagne (challenger 30 %)")
     campaign_launch(name=f"demo-{start:%Y%m%d}", scenario="amiable-particulier", creditor="Banque Démo",
-                    where="kind = person", challenger="amiable-particulier-appel:30", as_of=f"{start.isoformat()}T09:00", no_run=True, as_json=False)
+                    where="kind = person", challenger="amiable-particulier-appel:30",
+                    as_of=f"{start.isoformat()}T09:00", no_run=True, as_json=False)
+    campaign_launch(name=f"demo-entreprises-{start:%Y%m%d}", scenario="amiable-entreprise", creditor="Banque Démo",
+                    where="kind = company", challenger=None, as_of=f"{start.isoformat()}T09:00", no_run=True,
+                    as_json=False)
     console.rule(f"3. {days} jours simulés")
     _simulate(days, seed, start)
     console.rule("4. Résultat de la campagne")
     summary = campaign_summary(c)
-    table = Table(title="Campagne par variante")
-    for col in ("Variante", "Dossiers", "Confié", "Encaissé", "Taux de recouvrement", "Envois"):
+    table = Table(title="Campagnes par variante")
+    for col in ("Campagne / variante", "Dossiers", "Confié", "Encaissé", "Taux de recouvrement", "Envois"):
         table.add_column(col, justify="right")
     for variant, v in summary.items():
         table.add_row(variant, str(v["dossiers"]), format_money(v["placed"]), format_money(v["collected"]),

@@ -40,9 +40,12 @@ class DayParameters(BaseModel):
 def evaluate_agreements_task(now: datetime) -> dict:
     from services.agreements import evaluate_agreements
 
+    from scenarios.language import Anchor
+
     c = container()
+    plan_scenarios = [name for name, sc in catalogue().items() if sc.anchor is Anchor.INSTALLMENT]
     with c.uow() as uow:
-        counts = evaluate_agreements(uow.session, as_of=now.date(), now=now)
+        counts = evaluate_agreements(uow.session, as_of=now.date(), now=now, plan_scenarios=plan_scenarios)
         uow.commit()
     return dict(counts)
 

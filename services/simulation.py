@@ -139,7 +139,8 @@ class Simulation:
         if balance <= 0:
             return
         due = day + timedelta(days=self.rng.randint(4, 12))
-        record_promise(s, dossier_id=dossier_id, amount=balance, due_on=due, made_on=day, made_by="agent-sim", now=now)
+        record_promise(s, dossier_id=dossier_id, amount=balance, due_on=due, made_on=day, made_by="agent-sim",
+                       now=now, rates=self.c.rates)
         self.report.promises += 1
         if self.rng.random() < self.b.promise_kept:
             self.pending[due - timedelta(days=self.rng.randint(0, 2))].append(("amount", dossier_id, balance))
@@ -152,7 +153,8 @@ class Simulation:
             return self._promise(s, dossier_id, day, now)
         count = self.rng.randint(3, 6)
         first = day + timedelta(days=self.rng.randint(5, 15))
-        agree_plan(s, dossier_id=dossier_id, count=count, first_due_on=first, made_by="agent-sim", now=now)
+        agree_plan(s, dossier_id=dossier_id, count=count, first_due_on=first, made_by="agent-sim", now=now,
+                   frequency_days="monthly", rates=self.c.rates)
         self.report.plans += 1
         from models.agreements import Installment, PaymentPlan
 
@@ -166,7 +168,9 @@ class Simulation:
             if s.scalar(select(Dossier.status).where(Dossier.id == dossier_id)) == DossierStatus.SUSPENDED:
                 self._event(s, dossier_id, EventKind.DISPUTE_CLOSED, now, {"outcome": "créance confirmée"})
             return
-        balance = outstanding(s, [dossier_id]).get(dossier_id, Decimal("0"))
+        from services.balances import dossier_totals
+
+        balance = dossier_totals(s, [dossier_id], as_of=day, rates=self.c.rates)[dossier_id].balance
         if balance <= 0:
             return
         if kind == "full":
@@ -180,7 +184,8 @@ class Simulation:
 
         self._payment_seq += 1
         apply_payment(s, dossier_id=dossier_id, amount=amount, received_on=day, method="transfer",
-                      external_id=f"SIM-{day:%Y%m%d}-{self._payment_seq}", label=None, now=now)
+                      external_id=f"SIM-{day:%Y%m%d}-{self._payment_seq}", label=None, now=now,
+                      rates=self.c.rates)
         self.report.payments += 1
         self.report.collected += amount
 
@@ -203,16 +208,16 @@ class Simulation:
 
 def campaign_summary(container, campaign_id: int | None = None) -> dict:
     """Counts for the end of a simulation or the demo, per variant."""
-    from models.agreements import PaymentPlan, Promise
-    from models.ledger import LedgerLine
     from models.payments import Payment
+
+    from models.campaigns import Campaign
 
     with container.uow() as uow:
         s = uow.session
-        q = select(Enrolment.variant, Enrolment.dossier_id)
+        q = select(Campaign.name, Enrolment.variant, Enrolment.dossier_id).join(Campaign, Campaign.id == Enrolment.campaign_id)
         if campaign_id:
             q = q.where(Enrolment.campaign_id == campaign_id)
-        variant_of = {d: v for v, d in s.execute(q)}
+        variant_of = {d: f"{name} / {v}" for name, v, d in s.execute(q)}
         out: dict = {}
         for variant in sorted(set(variant_of.values())):
             ids = [d for d, v in variant_of.items() if v == variant]
@@ -234,5 +239,4 @@ def campaign_summary(container, campaign_id: int | None = None) -> dict:
                 "recovery_rate": (Decimal(str(collected)) / Decimal(str(placed)) * 100).quantize(Decimal("0.1")) if placed else Decimal("0"),
                 "statuses": dict(statuses), "sent": {str(k): v for k, v in actions.items()},
             }
-        _ = (PaymentPlan, Promise, LedgerLine)
         return out

@@ -124,3 +124,21 @@ def test_a_bad_selection_is_refused_with_its_reason():
     with pytest.raises(CampaignError, match="valeur invalide"):
         parse_selection("balance > beaucoup")
     assert len(parse_selection("balance > 100 and kind = person")) == 2
+
+
+def test_explain_says_why_the_next_step_waits(container, catalogue, portfolio):
+    from services.explain import explain_dossier
+
+    launch(container, catalogue)
+    plan_due(container.uow, catalogue, now=at(26))
+    lines = explain_dossier(container, "P-3", now=at(26, 9, 1), catalogue=catalogue)
+    text = "\n".join(lines)
+    assert "P-3" in lines[0] and "novembre" in lines[1]
+    assert len(lines) > 2
+
+
+def test_explain_names_an_unknown_dossier(container, catalogue, portfolio):
+    from services.explain import explain_dossier
+
+    with pytest.raises(LookupError, match="introuvable"):
+        explain_dossier(container, "NOPE", now=at(26), catalogue=catalogue)
