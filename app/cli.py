@@ -52,6 +52,11 @@ def _fail(message: str, code: int = 2) -> None:
 
 @app.callback()
 def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Journal détaillé.")] = False):
+    import os
+
+    # Prefect reads its settings when first imported (the flows are imported lazily below).
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here or in offices
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -458,6 +463,12 @@ def demo_cmd(
         table.add_row(variant, str(v["dossiers"]), format_money(v["placed"]), format_money(v["collected"]),
                       f"{v['recovery_rate']} %", ", ".join(f"{k} {n}" for k, n in sorted(v["sent"].items())))
     console.print(table)
+    from services.letter_samples import render_print_batch
+
+    files = render_print_batch(c, Path(c.settings.outbox_dir) / "letter" / "lot-impression")
+    if files:
+        console.print(f"Lot d'impression (échantillon, {files.letters} courriers, {files.pages} pages) : "
+                      f"{files.pdf_path}")
     console.print(f"Tout ce que le bac à sable a envoyé est sous {Path(c.settings.outbox_dir).resolve()}/ "
                   f"({_time.perf_counter() - started:.0f} s).")
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.channel_settings import ChannelSettings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +38,7 @@ class Settings(BaseSettings):
     rates_dir: Path | None = None
     import_chunk_rows: int = Field(default=5000, ge=100, le=100_000)
     office: OfficeSettings = Field(default_factory=OfficeSettings)
+    channels: ChannelSettings = Field(default_factory=ChannelSettings)
 
 
 def load_settings(**overrides) -> Settings:

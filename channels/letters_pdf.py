@@ -133,7 +133,11 @@ def check_context(name: str, context: Mapping[str, Any]) -> None:
         raise LetterContextError(f"address block has {len(lines)} lines, expected 2 to 6")
     if any(len(line) > MAX_ADDRESS_LINE_CHARS for line in lines):
         raise LetterContextError("address line longer than 38 characters (NF Z10-011)")
-    if name != FIRST_LETTER:
+    # Every letter template carries the R124-4 mentions, so whichever goes out first (the
+    # R124-4 letter, or the B2B letter of amiable-entreprise) is the first letter; any other
+    # must repeat the first one's reference and date.
+    is_first = name == FIRST_LETTER or bool(context.get("letter", {}).get("first"))
+    if not is_first:
         dossier = context["dossier"]
         if not dossier.get("first_letter_ref") or not dossier.get("first_letter_on"):
             raise LetterContextError(

@@ -85,6 +85,8 @@ def generate_rows(count: int, *, seed: int = 7, as_of: date = date(2026, 11, 2),
             email = f"{local}{n}@exemple.fr"
         street = f"{rng.randint(1, 180)} {rng.choice(STREETS)}"
         address2 = rng.choice(["", "", "", "Bâtiment B", "Résidence Les Pins", "Appartement 12"])
+        company_name = (f"{rng.choice(COMPANY_WORDS)} {last}" + (" SARL" if rng.random() < 0.5 else " SAS")) if company else ""
+        siren = _siren(rng) if company else ""
         claims = 1 if rng.random() < 0.8 else rng.randint(2, 3)
         for c in range(claims):
             due = as_of - timedelta(days=rng.randint(20, 500))
@@ -93,8 +95,7 @@ def generate_rows(count: int, *, seed: int = 7, as_of: date = date(2026, 11, 2),
             yield [
                 dossier_ref, debtor_ref, "entreprise" if company else "particulier",
                 "" if company else civ, "" if company else last, "" if company else first,
-                f"{rng.choice(COMPANY_WORDS)} {last}" + (" SARL" if rng.random() < 0.5 else " SAS") if company else "",
-                _siren(rng) if company else "",
+                company_name, siren,
                 f"F{n:07d}-{c + 1}", "commerciale" if company else "consommation",
                 _money(amount), "", issued.strftime("%d/%m/%Y"), due.strftime("%d/%m/%Y"),
                 "b2b" if company else ("legal" if rng.random() < 0.3 else "aucun"),

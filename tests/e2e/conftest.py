@@ -8,6 +8,9 @@ import pytest
 
 @pytest.fixture(scope="session")
 def prefect_harness():
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

@@ -181,3 +181,10 @@ def test_the_worst_case_check_uses_the_real_office_when_given(tmp_path):
     TemplateRenderer(folder, office={"name": "Cabinet"})
     with pytest.raises(SmsTooLongError):
         TemplateRenderer(folder, office={"name": "C" * 161})
+
+
+def test_every_shipped_sms_template_stays_within_its_declared_segments_in_the_worst_case():
+    from channels.templating import TemplateRenderer
+
+    renderer = TemplateRenderer()  # checks at load; raises TemplateError naming the template
+    assert renderer.sms_template_names()
