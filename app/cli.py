@@ -7,7 +7,6 @@ import json
 import logging
 import sys
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Optional
 

@@ -11,7 +11,6 @@ from decimal import Decimal
 from sqlalchemy import and_, func, select
 
 from models.agreements import Installment, PaymentPlan, Promise
-from models.campaigns import Enrolment
 from models.dossiers import Claim, Dossier, DossierEvent
 from models.enums import (
     ActionStatus,

@@ -116,6 +116,9 @@ def _rate_label(rate: Decimal) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
+_WARNED_MISSING: set[str] = set()
+
+
 def _claim_rows(session, dossier_ids: list[int], *, as_of: date, rates, private: dict[int, bool]
                 ) -> dict[int, list[dict[str, Any]]]:
     """Per dossier, its claims still owing something to the day, oldest due first."""
@@ -147,9 +150,10 @@ def _claim_rows(session, dossier_ids: list[int], *, as_of: date, rates, private:
                 "_b2b": mode == InterestMode.B2B,
                 "_indemnity": money(indemnity),
             })
-    for half_year, count in missing.items():
-        # One line per batch, not per claim: the rate table needs the half-year added.
-        log.warning("interest stops before %s on %d claims: its legal rate is not in the tables", half_year, count)
+    for half_year in missing.keys() - _WARNED_MISSING:
+        # Once per process, not per claim: the rate table needs the half-year added.
+        _WARNED_MISSING.add(half_year)
+        log.warning("interest stops before %s: its legal rate is not in the tables (RELANCE_RATES_DIR)", half_year)
     return by_dossier
 
 

@@ -132,7 +132,7 @@ def test_explain_says_why_the_next_step_waits(container, catalogue, portfolio):
     launch(container, catalogue)
     plan_due(container.uow, catalogue, now=at(26))
     lines = explain_dossier(container, "P-3", now=at(26, 9, 1), catalogue=catalogue)
-    text = "\n".join(lines)
+
     assert "P-3" in lines[0] and "novembre" in lines[1]
     assert len(lines) > 2
 

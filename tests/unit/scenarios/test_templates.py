@@ -11,9 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from babel.dates import format_date
-from babel.numbers import format_currency
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 
@@ -27,15 +25,10 @@ MAX_SEGMENTS = re.compile(r"^\{#\s*max_segments:\s*(\d+)\s*#\}")
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        undefined=StrictUndefined,
-        autoescape=select_autoescape(["html"]),
-    )
-    env.filters["money"] = lambda v: format_currency(v, "EUR", locale="fr_FR")
-    env.filters["date_fr"] = lambda d: format_date(d, "d MMMM y", locale="fr_FR")
-    env.filters["date_short"] = lambda d: d.strftime("%d/%m/%Y")
-    return env
+    """The channels' own environment (filters, StrictUndefined, autoescape for HTML)."""
+    from channels.templating import make_environment
+
+    return make_environment(TEMPLATES)
 
 
 def context(*, company: bool, first_letter: bool, promise: bool, installment: bool, email: bool) -> dict:
