@@ -158,19 +158,32 @@ def _plan_chunk(s, rows, catalogue, policy, now) -> PlanReport:
         s.execute(update(PaymentPlan).where(one_of(s, PaymentPlan.dossier_id, defaulted_plans),
                                             PaymentPlan.status == PlanStatus.ACTIVE)
                   .values(status=PlanStatus.DEFAULTED, ended_on=now.date()))
-    for dossier_id, end in closes:
-        close_dossier(s, dossier_id, end, now=now)
+    if closes:
+        close_dossiers(s, closes, now=now, synchronize=False)
     return report
 
 
 def close_dossier(s, dossier_id: int, end: EndKind, *, now: datetime) -> None:
-    """The scenario ended: the dossier is closed (nothing owed) or escalated to judicial recovery."""
-    reason = CloseReason.ESCALATED if end is EndKind.ESCALATE else CloseReason.PAID
-    s.execute(update(Dossier).where(Dossier.id == dossier_id, Dossier.status != DossierStatus.CLOSED)
-              .values(status=DossierStatus.CLOSED, close_reason=reason, closed_at=now, updated_at=now))
-    s.add(DossierEvent(dossier_id=dossier_id, occurred_at=now, source="scenario", processed_at=now,
-                       kind=EventKind.ESCALATED if end is EndKind.ESCALATE else EventKind.CLOSED,
-                       data={"reason": str(reason)}))
+    """The scenario ended: the dossier is closed (nothing owed) or escalated to judicial recovery.
+    Keeps a Dossier already loaded in the session in step (the event path works on objects)."""
+    close_dossiers(s, [(dossier_id, end)], now=now, synchronize="auto")
+
+
+def close_dossiers(s, closes: list[tuple[int, EndKind]], *, now: datetime, synchronize="auto") -> None:
+    """Set-based: one UPDATE per end kind and one bulk insert of the timeline events. The planner
+    passes synchronize=False: it loads no Dossier objects, and checking the session per row
+    cost 4 ms a dossier at a million enrolments."""
+    events = []
+    for end in {e for _, e in closes}:
+        ids = [d for d, e in closes if e == end]
+        reason = CloseReason.ESCALATED if end is EndKind.ESCALATE else CloseReason.PAID
+        s.execute(update(Dossier).where(one_of(s, Dossier.id, ids), Dossier.status != DossierStatus.CLOSED)
+                  .values(status=DossierStatus.CLOSED, close_reason=reason, closed_at=now, updated_at=now)
+                  .execution_options(synchronize_session=synchronize))
+        kind = EventKind.ESCALATED if end is EndKind.ESCALATE else EventKind.CLOSED
+        events += [{"dossier_id": d, "kind": kind, "occurred_at": now, "source": "scenario", "actor": None,
+                    "processed_at": now, "data": {"reason": str(reason)}} for d in ids]
+    bulk_insert(s.connection(), DossierEvent.__table__, events)
 
 
 def _action_row(row, snap, message: Planned, now: datetime) -> dict:
