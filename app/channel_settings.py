@@ -62,6 +62,9 @@ class ChannelSettings(BaseSettings):
     sendgrid_from_name: str | None = None  # default: the office's name
     sendgrid_reply_to: str | None = None
     sendgrid_host: str | None = None  # a stub server in tests
+    # Event Webhook verification key (base64 DER or PEM, as SendGrid shows it); without it every
+    # SendGrid event callback is refused.
+    sendgrid_webhook_public_key: str | None = None
     sendgrid_rate_per_second: float = Field(default=50.0, gt=0)
     sendgrid_max_concurrency: int = Field(default=8, ge=1, le=64)
     sendgrid_timeout: float = Field(default=10.0, gt=0)

@@ -472,6 +472,17 @@ def demo_cmd(
                   f"({_time.perf_counter() - started:.0f} s).")
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Adresse d'écoute.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port d'écoute.")] = 8000,
+):
+    """Webhooks des fournisseurs et page de désinscription (derrière le proxy TLS)."""
+    from app.serve import serve
+
+    serve(host, port)
+
+
 def main() -> None:  # console script entry point
     app()
 
