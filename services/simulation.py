@@ -33,13 +33,15 @@ class Behaviour:
 
     pay_in_full: float = 0.05
     partial_payment: float = 0.03
-    promise: float = 0.05
     promise_kept: float = 0.65
-    plan: float = 0.025
     installment_paid: float = 0.8
     dispute: float = 0.006
     dispute_settled: float = 0.5  # disputes closed after about ten days (the rest stay open)
     call_answered: float = 0.35
+    # What a debtor reached by phone does: promise, ask for a plan, or pay within days.
+    call_promise: float = 0.35
+    call_plan: float = 0.15
+    call_pay: float = 0.10
     bounce_rate: float = 0.03  # share of mobiles that turn out invalid at the first SMS
 
 
@@ -125,11 +127,12 @@ class Simulation:
             if not self._open(s, task.dossier_id):
                 continue
             r = self.rng.random()
-            if r < 0.35:
+            b = self.b
+            if r < b.call_promise:
                 self._promise(s, task.dossier_id, day, now)
-            elif r < 0.5:
+            elif r < b.call_promise + b.call_plan:
                 self._plan(s, task.dossier_id, day, now)
-            elif r < 0.6:
+            elif r < b.call_promise + b.call_plan + b.call_pay:
                 self.pending[day + timedelta(days=self.rng.randint(1, 3))].append(("full", task.dossier_id, None))
 
     def _promise(self, s, dossier_id: int, day: date, now: datetime) -> None:
