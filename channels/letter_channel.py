@@ -35,22 +35,21 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from pypdf import PdfReader
 
 from channels.base import Failed, OutgoingMessage, SendOutcome, Sent, send_concurrently
-from channels.errors import FailureCode, PermanentChannelError, RetryableChannelError
-from channels.letters_pdf import BatchFiles, LetterBatch, LetterContextError, LetterRenderer
+from channels.errors import ChannelError, FailureCode, PermanentChannelError, RetryableChannelError
+from channels.letters_pdf import BatchFiles, LetterBatch, LetterRenderer
 from channels.letters_pdf import postcode_city, template_name, write_atomically
-from channels.templating import TemplateError
 from models.enums import Channel
 
-__all__ = ["LetterChannel", "letter_job"]
+__all__ = ["LetterChannel", "LetterPdfSource", "letter_job", "require_letters"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +80,48 @@ def letter_job(message: OutgoingMessage) -> dict[str, Any]:
     }
 
 
+def require_letters(messages: Sequence[OutgoingMessage]) -> None:
+    """A letter channel handed another channel's message is a wiring bug: fail loudly."""
+    for message in messages:
+        if message.channel is not Channel.LETTER:
+            raise ValueError(f"action {message.action_id}: {message.channel} message on letter")
+
+
+class LetterPdfSource:
+    """A message's letter as PDF bytes and page count, for every letter channel (print spool,
+    postal API): rendered here from its context, or read from the PDF already rendered.
+
+    One WeasyPrint setup (fonts, parsed CSS), built on first use and used by one thread at a
+    time: rendering is CPU-bound, threads would only contend for the GIL."""
+
+    def __init__(self, renderer: LetterRenderer | None = None) -> None:
+        self._renderer = renderer
+        self._lock = threading.Lock()
+
+    @property
+    def renderer(self) -> LetterRenderer:
+        if self._renderer is None:
+            self._renderer = LetterRenderer()
+        return self._renderer
+
+    def pdf(self, message: OutgoingMessage, job: dict[str, Any]) -> tuple[bytes, int]:
+        meta = message.metadata
+        try:
+            if meta.get("context") is not None:
+                with self._lock:
+                    letter = self.renderer.render_letter(job["template"], meta["context"])
+                return letter.pdf, letter.page_count
+            pdf = Path(meta["pdf_path"]).read_bytes()
+            return pdf, len(PdfReader(io.BytesIO(pdf)).pages)  # a broken file fails here
+        except ChannelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - what breaks rendering breaks it every time
+            log.warning("letter action %s cannot be rendered (%s)", message.action_id, type(exc).__name__)
+            raise PermanentChannelError(
+                f"letter cannot be rendered ({type(exc).__name__})", code=FailureCode.REJECTED
+            ) from exc
+
+
 class LetterChannel:
     channel = Channel.LETTER
 
@@ -94,21 +135,17 @@ class LetterChannel:
         self.root = Path(spool_dir)
         self.pending = self.root / "pending"
         self.batches = self.root / "batches"
-        self._renderer = renderer
+        self.source = LetterPdfSource(renderer)
         self._today = today
 
     @property
     def renderer(self) -> LetterRenderer:
-        if self._renderer is None:
-            self._renderer = LetterRenderer()
-        return self._renderer
+        return self.source.renderer
 
     # -- the interface -----------------------------------------------------------------------
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendOutcome]:
-        for message in messages:
-            if message.channel is not Channel.LETTER:
-                raise ValueError(f"action {message.action_id}: {message.channel} message on letter")
+        require_letters(messages)
         # Rendering is CPU-bound (the GIL would serialise threads): one renderer, one at a time.
         return send_concurrently(messages, self._send_one, max_concurrency=1)
 
@@ -129,15 +166,9 @@ class LetterChannel:
             return Sent(message.action_id, existing["letter_reference"])
         try:
             job = letter_job(message)
-            pdf, page_count = self._pdf(message, job)
-        except PermanentChannelError:
-            raise
-        except (LetterContextError, TemplateError, jinja2.TemplateError, KeyError, TypeError,
-                ValueError, FileNotFoundError) as exc:
-            log.warning("letter action %s refused: %s", message.action_id, type(exc).__name__)
-            raise PermanentChannelError(
-                f"letter cannot be rendered ({type(exc).__name__})", code=FailureCode.REJECTED
-            ) from exc
+        except (KeyError, TypeError) as exc:
+            raise PermanentChannelError("malformed letter message", code=FailureCode.REJECTED) from exc
+        pdf, page_count = self.source.pdf(message, job)
         try:
             self._publish(message.action_id, pdf, dict(job, page_count=page_count))
         except OSError as exc:
@@ -145,14 +176,6 @@ class LetterChannel:
             raise RetryableChannelError("print spool not writable", code=FailureCode.SERVER_ERROR) from exc
         log.info("letter action %s spooled", message.action_id)
         return Sent(message.action_id, job["letter_reference"])
-
-    def _pdf(self, message: OutgoingMessage, job: dict[str, Any]) -> tuple[bytes, int]:
-        meta = message.metadata
-        if meta.get("context") is not None:
-            letter = self.renderer.render_letter(job["template"], meta["context"])
-            return letter.pdf, letter.page_count
-        pdf = Path(meta["pdf_path"]).read_bytes()
-        return pdf, len(PdfReader(io.BytesIO(pdf)).pages)
 
     def _publish(self, action_id: int, pdf: bytes, record: dict[str, Any]) -> None:
         self.pending.mkdir(parents=True, exist_ok=True)

@@ -41,23 +41,20 @@ lookup failure -> None (unknown).
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
-from pypdf import PdfReader
 
 from channels.base import Failed, OutgoingMessage, SendOutcome, Sent, send_concurrently
 from channels.errors import AmbiguousSendError, ChannelError, FailureCode, PermanentChannelError
 from channels.errors import RetryableChannelError
-from channels.letter_channel import letter_job
+from channels.letter_channel import LetterPdfSource, letter_job, require_letters
 from channels.letters_pdf import LetterRenderer
 from channels.ratelimit import RateLimiter
 from models.enums import Channel
@@ -161,7 +158,7 @@ class PostalApiChannel:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._credentials = (client_id, client_secret)
-        self._renderer = renderer
+        self.source = LetterPdfSource(renderer)
         self.options = {"postage_type": postage, "color_printing": color, "duplex_printing": duplex}
         self.country_code = country_code
         self.max_concurrency = max_concurrency
@@ -179,23 +176,18 @@ class PostalApiChannel:
         )
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
-        self._render_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
 
     @property
     def renderer(self) -> LetterRenderer:
-        if self._renderer is None:
-            self._renderer = LetterRenderer()
-        return self._renderer
+        return self.source.renderer
 
     # -- the interface -----------------------------------------------------------------------
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendOutcome]:
-        for message in messages:
-            if message.channel is not Channel.LETTER:
-                raise ValueError(f"action {message.action_id}: {message.channel} message on letter")
+        require_letters(messages)
         return send_concurrently(messages, self._send_one, max_concurrency=self.max_concurrency)
 
     def reconcile(self, message: OutgoingMessage) -> SendOutcome | None:
@@ -233,7 +225,7 @@ class PostalApiChannel:
             log.info("letter action %s: already submitted (%s)", message.action_id, existing["id"])
             return Sent(message.action_id, str(existing["id"]))
 
-        pdf = self._pdf(message, job)
+        pdf, _pages = self.source.pdf(message, job)
         if existing is None:
             created = self._call("create", "POST", "/sendings", json={
                 "name": key, "custom_id": job["letter_reference"], **self.options,
@@ -264,23 +256,6 @@ class PostalApiChannel:
                 raise
         log.info("letter action %s: submitted as %s", message.action_id, sending_id)
         return Sent(message.action_id, sending_id)
-
-    def _pdf(self, message: OutgoingMessage, job: dict[str, Any]) -> bytes:
-        meta = message.metadata
-        try:
-            if meta.get("context") is not None:
-                with self._render_lock:  # one WeasyPrint setup, CPU-bound: no gain from threads
-                    return self.renderer.render(job["template"], meta["context"])
-            pdf = Path(meta["pdf_path"]).read_bytes()
-            PdfReader(io.BytesIO(pdf))  # refuse a broken file here, not at the provider
-            return pdf
-        except ChannelError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - whatever breaks rendering breaks it every time
-            log.warning("letter action %s: cannot be rendered (%s)", message.action_id, type(exc).__name__)
-            raise PermanentChannelError(
-                f"letter cannot be rendered ({type(exc).__name__})", code=FailureCode.REJECTED
-            ) from exc
 
     def _lookup(self, key: str) -> dict[str, Any] | None:
         body = self._call("lookup", "GET", "/sendings", params={"name": key})
