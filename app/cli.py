@@ -23,6 +23,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(campaign_app, name="campaign")
 
+
+def _register_command_groups() -> None:
+    from app.cli_templates import template_app
+
+    app.add_typer(template_app, name="template")
+
 console = Console()
 err = Console(stderr=True)
 
@@ -481,6 +487,9 @@ def serve_cmd(
     from app.serve import serve
 
     serve(host, port)
+
+
+_register_command_groups()
 
 
 def main() -> None:  # console script entry point

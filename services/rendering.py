@@ -247,14 +247,33 @@ def build_contexts(
     ids = sorted(set(action_ids))
     if not ids:
         return {}
-    office_ctx = _office_dict(office)
     actions = session.execute(
         select(Action.id, Action.dossier_id, Action.debtor_id, Action.channel, Action.template,
                Action.contact_point_id, Action.scenario, Action.step, Action.planned_at)
         .where(one_of(session, Action.id, ids))
     ).all()
+    return contexts_for(
+        session, actions, as_of=as_of, office=office, rates=rates,
+        unsubscribe_page=unsubscribe_page, unsubscribe_secret=unsubscribe_secret,
+    )
+
+
+def contexts_for(
+    session,
+    actions: list[Any],
+    *,
+    as_of: date,
+    office: Any,
+    rates=None,
+    unsubscribe_page: str | None = None,
+    unsubscribe_secret: str | None = None,
+) -> dict[int, dict[str, Any]]:
+    """`build_contexts` for action-shaped rows (id, dossier_id, debtor_id, channel, template,
+    contact_point_id, scenario, step, planned_at), which need not be in the outbox: a template
+    preview renders a dossier with a row that was never planned."""
     if not actions:
         return {}
+    office_ctx = _office_dict(office)
     dossier_ids = sorted({a.dossier_id for a in actions})
 
     dossiers = {
