@@ -55,6 +55,9 @@ class ChannelSettings(BaseSettings):
     twilio_rate_per_second: float = Field(default=10.0, gt=0)
     twilio_max_concurrency: int = Field(default=4, ge=1, le=64)
     twilio_timeout: float = Field(default=10.0, gt=0)
+    # -- calls: Twilio Voice (click-to-call from the console) -----------------------------------
+    twilio_voice_from: str | None = None  # the office's number, shown to agent and debtor
+    record_calls: bool = False  # the debtor always hears the notice first (templates/call/voix)
 
     # -- email: SendGrid -----------------------------------------------------------------------
     sendgrid_api_key: SecretStr | None = None
@@ -119,6 +122,14 @@ class ChannelSettings(BaseSettings):
                 "Twilio: set RELANCE_TWILIO_MESSAGING_SERVICE_SID or RELANCE_TWILIO_FROM, not both")
         if missing:
             raise ChannelConfigError(f"Twilio partly configured, missing: {', '.join(missing)}")
+        return True
+
+    def voice_configured(self) -> bool:
+        if not self.twilio_voice_from:
+            return False
+        if not self.twilio_account_sid or self.twilio_auth_token is None:
+            raise ChannelConfigError("Twilio Voice: RELANCE_TWILIO_VOICE_FROM needs "
+                                     "RELANCE_TWILIO_ACCOUNT_SID and RELANCE_TWILIO_AUTH_TOKEN")
         return True
 
     def sendgrid_configured(self) -> bool:

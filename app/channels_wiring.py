@@ -25,7 +25,7 @@ from channels.base import ChannelAdapter
 from channels.sandbox import SandboxChannel
 from models.enums import Channel
 
-__all__ = ["ChannelConfigError", "build_channels", "channel_settings_of"]
+__all__ = ["ChannelConfigError", "build_channels", "build_voice", "channel_settings_of"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,18 @@ def build_channels(settings: Any, *, outbox_dir: str | Path | None = None) -> di
     }
     log.info("channels: %s", ", ".join(f"{ch.value}={type(a).__name__}" for ch, a in adapters.items()))
     return adapters
+
+
+def build_voice(settings: Any):
+    """Twilio Voice for click-to-call, or None when no voice number is configured."""
+    cs = channel_settings_of(settings)
+    if not cs.voice_configured():
+        return None
+    from channels.twilio_voice import TwilioVoice
+
+    return TwilioVoice(cs.twilio_account_sid, cs.twilio_auth_token.get_secret_value(),
+                       from_number=cs.twilio_voice_from, base_url=cs.twilio_base_url,
+                       timeout=cs.twilio_timeout)
 
 
 def _sms(cs: ChannelSettings, outbox: Path) -> ChannelAdapter:

@@ -75,6 +75,7 @@ class EventKind(StrEnum):
     ACTION_FAILED = "action_failed"
     ACTION_DELIVERED = "action_delivered"
     CALL_ATTEMPT = "call_attempt"
+    PHONE_CALL = "phone_call"  # a click-to-call's telephony record: status, duration
     RIGHT_PARTY_CONTACT = "right_party_contact"
     PROMISE_MADE = "promise_made"
     PROMISE_KEPT = "promise_kept"

@@ -14,6 +14,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from app.bootstrap import Container
+from app.web.voice import voice_router
 from app.web.webhooks import webhook_router
 
 
@@ -22,4 +23,5 @@ def create_app(container: Container, *, clock: Callable[[], datetime] | None = N
     app.state.container = container
     app.state.clock = clock
     app.include_router(webhook_router(container.settings.channels))
+    app.include_router(voice_router())
     return app

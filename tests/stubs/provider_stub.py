@@ -217,13 +217,36 @@ def _rfc2822(moment: datetime) -> str:
 
 class TwilioStub(ProviderStub):
     MESSAGES = r"/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})/Messages\.json"
+    CALLS = r"/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})/Calls\.json"
 
     def __init__(self) -> None:
         super().__init__()
         self.messages: list[dict[str, Any]] = []  # created, oldest first
+        self.calls: list[dict[str, Any]] = []
         self.refusals: dict[str, Reply] = {}  # To -> the answer every send to it gets
         self.route("POST", self.MESSAGES, self._create)
         self.route("GET", self.MESSAGES, self._list)
+        self.route("POST", self.CALLS, self._create_call)
+
+    def _create_call(self, request: CapturedRequest) -> Reply:
+        account = re.match(self.CALLS, request.path).group("account")
+        form = {key: values[-1] for key, values in request.form().items()}
+        if not form.get("To") or not form.get("From"):
+            return self.error(400, 21201, "No 'To' or 'From' number is specified")
+        if form["To"] in self.refusals:
+            return self.refusals[form["To"]]
+        now = _rfc2822(datetime.now(timezone.utc))
+        sid = "CA" + secrets.token_hex(16)
+        call = {
+            "account_sid": account, "api_version": "2010-04-01", "sid": sid, "status": "queued",
+            "to": form["To"], "from": form["From"], "direction": "outbound-api",
+            "date_created": now, "date_updated": now, "start_time": None, "end_time": None,
+            "duration": None, "price": None, "price_unit": "USD", "answered_by": None,
+            "uri": f"/2010-04-01/Accounts/{account}/Calls/{sid}.json",
+        }
+        with self._lock:
+            self.calls.append(call)
+        return Reply(201, json=call)
 
     @staticmethod
     def error(status: int, code: int, message: str = "error") -> Reply:
