@@ -74,6 +74,12 @@ class Reply:
 Handler = Callable[[CapturedRequest], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) resets connections when a dozen client threads open new
+    # ones at once, as SendGrid's client does for every request.
+    request_queue_size = 128
+
+
 class ProviderStub:
     def __init__(self) -> None:
         self.requests: list[CapturedRequest] = []
@@ -97,7 +103,7 @@ class ProviderStub:
             def log_message(self, format, *args):  # noqa: A002 - keep test output clean
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(
