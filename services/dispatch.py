@@ -536,11 +536,11 @@ class _SentBatch:
         self.rows.append((row, {"b_id": row.id, "b_provider_id": outcome.provider_id, "b_segments": segments,
                                 "b_pages": pages, "b_cost": cost}, letter))
 
-    def record(self, session, now: datetime) -> int:
-        """Record every row still `sending`; returns how many. Rows that left `sending` meanwhile
+    def record(self, session, now: datetime) -> list[_Row]:
+        """Record every row still `sending`; returns those rows. Rows that left `sending` meanwhile
         (a reconciliation got there first) are skipped, as the one-row path skips them."""
         if not self.rows:
-            return 0
+            return []
         table = Action.__table__
         ids = [row.id for row, _, _ in self.rows]
         lock = select(table.c.id).where(one_of(session, table.c.id, ids), table.c.status == ActionStatus.SENDING)
@@ -551,7 +551,7 @@ class _SentBatch:
         if len(todo) < len(self.rows):
             log.info("%s actions no longer sending, outcome ignored", len(self.rows) - len(todo))
         if not todo:
-            return 0
+            return []
         stmt = (update(table)
                 .where(table.c.id == bindparam("b_id"), table.c.status == ActionStatus.SENDING)
                 .values(status=ActionStatus.SENT, provider_id=bindparam("b_provider_id"), sent_at=now,
@@ -567,7 +567,7 @@ class _SentBatch:
             {"dossier_id": row.dossier_id, "kind": EventKind.ACTION_SENT, "occurred_at": now,
              "source": EVENT_SOURCE, "data": _event_data(row)} for row, _, _ in todo
         ])
-        return len(todo)
+        return [row for row, _, _ in todo]
 
 
 def _record_outcome(env: _Env, row: _Row, outcome: SendOutcome, now: datetime, report: DispatchReport,
@@ -686,34 +686,33 @@ def _call_facts(session, rows: Sequence[_Row]) -> tuple[dict, dict, dict, dict]:
 
 
 def _create_call_tasks(env: _Env, rows: Sequence[_Row], now: datetime, report: DispatchReport) -> None:
+    """Each call action becomes one call task for the agents, the batch in one transaction."""
     as_of = env.policy.local_date(now)
     with env.uow() as uow:
-        balances, oldest, broken, zones = _call_facts(uow.session, rows)
-    for row in rows:
-        with env.uow() as uow:
-            s = uow.session
-            sent = {"status": ActionStatus.SENT, "sent_at": now, "provider_id": f"call-{row.id}",
-                    "cost": env.policy.costs.call, "error_code": None, "updated_at": now}
-            if not _guarded_update(s, row, sent):
-                continue
-            exists = s.scalar(select(CallTask.id).where(CallTask.action_id == row.id))
-            if exists is None:
-                s.execute(insert(CallTask).values(
-                    action_id=row.id, idempotency_key=f"action:{row.id}", dossier_id=row.dossier_id,
-                    debtor_id=row.debtor_id, phone_id=row.contact_point_id, kind="scenario",
-                    script=row.template,
-                    priority=call_priority(balances.get(row.dossier_id, Decimal(0)),
-                                           oldest.get(row.dossier_id), broken.get(row.dossier_id, 0),
-                                           as_of=as_of),
-                    due_at=row.not_before,
-                    window_end=_window_end(row.not_before, zones.get(row.debtor_id),
-                                           env.policy.call_window_end_hour),
-                    status=CallTaskStatus.OPEN, attempts=0, created_at=now, updated_at=now,
-                ))
-            _add_event(s, row, EventKind.ACTION_SENT, now)
-            uow.commit()
-        report.sent += 1
-    log.info("call tasks: %s created", len(rows))
+        s = uow.session
+        balances, oldest, broken, zones = _call_facts(s, rows)
+        sent = _SentBatch()
+        for row in rows:
+            sent.add(env, row, Sent(row.id, f"call-{row.id}"), now, segments=None, pages=None, letter=None)
+        recorded = sent.record(s, now)
+        ids = [row.id for row in recorded]
+        existing = set(s.scalars(select(CallTask.action_id).where(one_of(s, CallTask.action_id, ids)))) if ids else set()
+        tasks = [
+            {"action_id": row.id, "idempotency_key": f"action:{row.id}", "dossier_id": row.dossier_id,
+             "debtor_id": row.debtor_id, "phone_id": row.contact_point_id, "kind": "scenario",
+             "script": row.template,
+             "priority": call_priority(balances.get(row.dossier_id, Decimal(0)), oldest.get(row.dossier_id),
+                                       broken.get(row.dossier_id, 0), as_of=as_of),
+             "due_at": row.not_before,
+             "window_end": _window_end(row.not_before, zones.get(row.debtor_id), env.policy.call_window_end_hour),
+             "status": CallTaskStatus.OPEN, "attempts": 0, "created_at": now, "updated_at": now}
+            for row in recorded if row.id not in existing
+        ]
+        if tasks:
+            s.execute(insert(CallTask), tasks)
+        uow.commit()
+    report.sent += len(recorded)
+    log.info("call tasks: %s created", len(tasks))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -817,7 +816,7 @@ def _run_batch(env: _Env, ch: Channel, adapter: Any, ids: list[int], now: dateti
             row = by_id[message.action_id]
             halted = _record_outcome(env, row, outcome, now, report, prepared, adapter, message, uow.session, sent)
             stop = stop or halted
-        report.sent += sent.record(uow.session, now)
+        report.sent += len(sent.record(uow.session, now))
         uow.commit()
     report.ambiguous += sum(1 for m in prepared.messages[len(outcomes):] if m.action_id not in answered)
     return stop
