@@ -57,8 +57,9 @@ class PlanReport:
 
 def due_enrolments_query(now: datetime, *, scenario: str | None = None, campaign_id: int | None = None,
                          shard: tuple[int, int] | None = None):
+    # Plain rows, not ORM objects: the planner only reads them (an ORM object costs ~30 µs more).
     q = (
-        select(Enrolment)
+        select(*Enrolment.__table__.c)
         .join(Campaign, Campaign.id == Enrolment.campaign_id)
         .where(Enrolment.active, Enrolment.next_due_at <= now, Campaign.status == CampaignStatus.ACTIVE)
     )
@@ -91,7 +92,7 @@ def plan_due(
         with uow_factory() as uow:
             s = uow.session
             base = due_enrolments_query(now, scenario=scenario, campaign_id=campaign_id, shard=shard)
-            rows = list(s.scalars(
+            rows = list(s.execute(
                 base.where(Enrolment.debtor_id > after_debtor).order_by(Enrolment.debtor_id, Enrolment.id).limit(chunk)
             ))
             if not rows:
@@ -99,7 +100,7 @@ def plan_due(
             last = rows[-1].debtor_id
             if len(rows) == chunk:  # the last debtor's other due enrolments join this chunk
                 seen = {r.id for r in rows}
-                rows += [r for r in s.scalars(base.where(Enrolment.debtor_id == last).order_by(Enrolment.id))
+                rows += [r for r in s.execute(base.where(Enrolment.debtor_id == last).order_by(Enrolment.id))
                          if r.id not in seen]
             after_debtor = last
             part = _plan_chunk(s, rows, catalogue, policy, now)
