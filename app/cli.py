@@ -483,6 +483,11 @@ def serve_cmd(
     serve(host, port)
 
 
+from app.cli_remit import register as _register_remit  # noqa: E402 - needs the helpers above
+
+_register_remit(app)
+
+
 def main() -> None:  # console script entry point
     app()
 

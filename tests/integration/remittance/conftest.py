@@ -36,12 +36,13 @@ def assert_books_hold(container) -> None:
 def mandate(container):
     """`mandate(rate, fee, ...)` sets the creditor's mandate terms and bank account."""
 
-    def set_terms(rate="0.12", fee="15.00", *, delay=30, iban=CREDITOR_IBAN, bic=CREDITOR_BIC, name=CREDITOR):
+    def set_terms(rate="0.12", fee="15.00", *, delay=30, iban=CREDITOR_IBAN, bic=CREDITOR_BIC, name=CREDITOR,
+                  legal_name="Banque Exemple SA"):
         with container.uow() as uow:
             cred = uow.session.scalar(select(Creditor).where(Creditor.name == name))
             cred.commission_rate, cred.fixed_fee_per_file = Decimal(rate), Decimal(fee)
             cred.remittance_delay_days, cred.iban, cred.bic = delay, iban, bic
-            cred.legal_name = "Banque Exemple SA"
+            cred.legal_name = legal_name
             uow.commit()
 
     return set_terms
