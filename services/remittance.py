@@ -310,24 +310,19 @@ def _collect_lines(session, creditors: dict[int, Creditor], as_of: date, clearin
     creditor_ids = list(creditors)
     remitted = exists().where(RemittanceItem.payment_id == Payment.id,
                               RemittanceItem.kind == RemittanceItemKind.PAYMENT)
-    collected = (
+    candidates = session.execute(
         select(Payment.id, Payment.dossier_id, Payment.received_on, Payment.method, Dossier.creditor_id,
-               Dossier.external_ref, Debtor.external_ref, _cents_sum(LedgerLine.amount))
+               Dossier.external_ref, Debtor.external_ref)
         .join(Dossier, Dossier.id == Payment.dossier_id)
         .join(Debtor, Debtor.id == Dossier.debtor_id)
-        .join(JournalEntry, and_(JournalEntry.reference == cast(Payment.id, String),
-                                 JournalEntry.kind.notin_(_NOT_COLLECTIONS)))
-        .join(LedgerLine, and_(LedgerLine.entry_id == JournalEntry.id,
-                               LedgerLine.account == LedgerAccount.CREDITOR_PAYABLE))
         .where(Payment.status == PaymentStatus.APPLIED, Payment.received_on <= as_of,
                Dossier.creditor_id.in_(creditor_ids), ~remitted)
-        .group_by(Payment.id, Payment.dossier_id, Payment.received_on, Payment.method, Dossier.creditor_id,
-                  Dossier.external_ref, Debtor.external_ref)
-    )
+    ).all()
+    gross_of = _collected_per_payment(session, [row[0] for row in candidates])
     out: dict[int, list[RemittanceLine]] = defaultdict(list)
     not_cleared = 0
-    for pid, dossier_id, received_on, method, creditor_id, dossier_ref, debtor_ref, cents in session.execute(collected):
-        gross = -_euros(cents)  # CREDITOR_PAYABLE is credited: negative lines
+    for pid, dossier_id, received_on, method, creditor_id, dossier_ref, debtor_ref in candidates:
+        gross = gross_of.get(pid, ZERO)
         if gross <= 0:
             continue
         delay = creditors[creditor_id].remittance_delay_days
@@ -365,6 +360,22 @@ def _collect_lines(session, creditors: dict[int, Creditor], as_of: date, clearin
     for lines in out.values():
         lines.sort(key=lambda ln: (ln.received_on, ln.payment_id, ln.kind != RemittanceItemKind.PAYMENT))
     return out, not_cleared
+
+
+def _collected_per_payment(session, payment_ids: Sequence[int]) -> dict[int, Decimal]:
+    """What each payment's entries credited to CREDITOR_PAYABLE (reversals and remittance
+    entries aside), by payment id; looked up by entry reference, chunk by chunk."""
+    out: dict[int, Decimal] = {}
+    for start in range(0, len(payment_ids), _CHUNK):
+        refs = [str(pid) for pid in payment_ids[start:start + _CHUNK]]
+        for reference, cents in session.execute(
+                select(JournalEntry.reference, _cents_sum(LedgerLine.amount))
+                .join(LedgerLine, LedgerLine.entry_id == JournalEntry.id)
+                .where(JournalEntry.reference.in_(refs), JournalEntry.kind.notin_(_NOT_COLLECTIONS),
+                       LedgerLine.account == LedgerAccount.CREDITOR_PAYABLE)
+                .group_by(JournalEntry.reference)):
+            out[int(reference)] = -_euros(cents)  # CREDITOR_PAYABLE is credited: negative lines
+    return out
 
 
 def _draft(session, cred: Creditor, lines: list[RemittanceLine]) -> CreditorRemittance:
