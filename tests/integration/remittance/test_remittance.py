@@ -196,6 +196,36 @@ def test_a_claw_back_larger_than_the_new_collections_is_carried_over_and_nothing
     assert r.net == D("187.40")
 
 
+def test_fees_given_back_on_a_claw_back_beyond_the_new_fees_are_owed_by_the_office_to_the_trust_account(
+        container, dossiers, mandate, pay, reverse, run):
+    """1 August: A-1 and B-1 each pay 120.00 (12 %, 15.00 per file): 90.60 net each.
+    A-1's payment bounces; B-1 pays 150.00. 20 August:
+      claw-back A-1: -120.00 + 14.40 + 15.00 = -90.60;  B-1: 150.00 - 18.00 = 132.00 (fee already paid)
+      net 41.40; fees -14.40 - 15.00 + 18.00 = -11.40: the office gives 11.40 back to the compte affecté,
+    so the SEPA file carries the creditor's 41.40 only."""
+    import xml.etree.ElementTree as ET
+
+    ids = dossiers(ROWS)
+    mandate("0.12", "15.00")
+    bounced = pay(ids["A-1"], "120.00", JULY_1, "CHQ-1")
+    pay(ids["B-1"], "120.00", JULY_1, "VIR-1")
+    run(AUG_1)
+    reverse(bounced, date(2025, 8, 5))
+    pay(ids["B-1"], "150.00", date(2025, 8, 6), "VIR-2")
+    result = run(date(2025, 8, 20))
+    [r] = result.remittances
+    assert (r.net, r.fees, result.fees_transfer) == (D("41.40"), D("-11.40"), D("-11.40"))
+    root = ET.fromstring(result.transfer_file.read_bytes())
+    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+    assert (root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:NbOfTxs", None, ns),
+            root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", None, ns)) == ("1", "41.40")
+    with container.uow() as uow:
+        books = trial_balance(uow)
+        assert books[LedgerAccount.TRUST_BANK] == D("0.00")
+        # Fees kept: B-1's 14.40 + 15.00 + 18.00.
+        assert books[LedgerAccount.OFFICE_BANK] == -books[LedgerAccount.FEE_INCOME] == D("47.40")
+
+
 def test_only_the_part_applied_to_claims_is_remitted_an_overpayment_stays_in_suspense(
         container, dossiers, mandate, pay, run):
     ids = dossiers(ROWS)
