@@ -229,10 +229,10 @@ def remit(
             draft = _draft(session, cred, lines)
             (carried if draft.net < 0 else drafts).append(draft)
 
-        accounts = _check_accounts(office, creditors, drafts)
-        fees_transfer = sum((d.fees for d in drafts), ZERO)
         if not drafts:
             return RemittanceRun(as_of, dry_run, None, (), tuple(carried), ZERO, None, not_cleared)
+        accounts = _check_accounts(office, creditors, drafts)
+        fees_transfer = sum((d.fees for d in drafts), ZERO)
 
         batch_ref = f"REL-{now:%Y%m%d%H%M%S}-{_next_id_hint(session)}"
         if dry_run:
@@ -241,11 +241,11 @@ def remit(
             return RemittanceRun(as_of, True, batch_ref, tuple(drafts), tuple(carried), fees_transfer, None,
                                  not_cleared)
 
-        booked = [_book(session, creditors[d.creditor_id], d, as_of=as_of, now=now) for d in drafts]
-        batch_ref = f"REL-{now:%Y%m%d%H%M%S}-{min(r.remittance_id for r in booked)}"
-        folder = Path(out_dir) / batch_ref
         written: list[Path] = []
         try:
+            booked = [_book(session, creditors[d.creditor_id], d, as_of=as_of, now=now) for d in drafts]
+            batch_ref = f"REL-{now:%Y%m%d%H%M%S}-{min(r.remittance_id for r in booked)}"
+            folder = Path(out_dir) / batch_ref
             document = _transfer_file(office, accounts, booked, fees_transfer, batch_ref,
                                       execution_date or as_of, now)
             transfer_path = folder / f"virements-{batch_ref}.xml" if document else None
