@@ -133,8 +133,6 @@ def credit_transfer_file(
 
 def validate(document: bytes) -> None:
     """Raise ValueError when `document` does not follow the pain.001.001.03 schema."""
-    import xmlschema  # imported here: it is slow to import and only the file builder needs it
-
     schema = _schema()
     errors = list(schema.iter_errors(document.decode("utf-8")))
     if errors:
@@ -145,7 +143,7 @@ _SCHEMA_CACHE: list = []
 
 
 def _schema():
-    import xmlschema
+    import xmlschema  # imported here: slow to import, and only the file builder needs it
 
     if not _SCHEMA_CACHE:
         _SCHEMA_CACHE.append(xmlschema.XMLSchema(XSD_PATH))
