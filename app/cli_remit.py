@@ -158,6 +158,9 @@ def creditor_mandate(
     if as_json:
         print(json.dumps(terms.as_dict(), ensure_ascii=False))
         return
-    console.print(f"Mandat de {terms.name} : commission {terms.commission_rate * 100:.2f} %, frais fixes "
+    from babel.numbers import format_percent
+
+    rate = format_percent(terms.commission_rate, "#,##0.##\u00a0%", locale="fr_FR")
+    console.print(f"Mandat de {terms.name} : commission {rate}, frais fixes "
                   f"{_fr(terms.fixed_fee_per_file)} par dossier, reversement sous {terms.remittance_delay_days} jours, "
                   f"IBAN {terms.iban or '(aucun)'}{' BIC ' + terms.bic if terms.bic else ''}")
