@@ -25,9 +25,13 @@ app.add_typer(campaign_app, name="campaign")
 
 
 def _register_command_groups() -> None:
+    """Command groups kept in modules of their own (app/cli_*.py); called once this module's
+    helpers exist, since those modules use them."""
+    from app.cli_remit import register as register_remit
     from app.cli_templates import template_app
 
     app.add_typer(template_app, name="template")
+    register_remit(app)
 
 console = Console()
 err = Console(stderr=True)

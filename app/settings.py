@@ -27,6 +27,10 @@ class OfficeSettings(BaseSettings):
     iban: str = "FR7630006000011234567890189"
     bic: str = "AGRIFRPP"
     payment_url: str = "https://relance.example/payer"
+    # The IBAN above is the compte affecté (R124-6): remittances to creditors are debited from it.
+    # The office's own account, which receives its fees when a remittance is made.
+    fees_iban: str = "FR7630004000010001234567830"
+    fees_bic: str | None = "BNPAFRPP"
 
 
 class Settings(BaseSettings):
@@ -37,6 +41,11 @@ class Settings(BaseSettings):
     # Extra or corrected rate tables; rows here override the shipped ones (see models/rates.py).
     rates_dir: Path | None = None
     import_chunk_rows: int = Field(default=5000, ge=100, le=100_000)
+    # Remittances to creditors (relance remit): where the statements and SEPA files go, and how
+    # many days after receipt a payment counts as cleared, per method (a cheque can still
+    # bounce; other methods default to 0). Unverified default: set it to your bank's practice.
+    remittance_dir: Path = Path("reversements")
+    remittance_clearing_days: dict[str, int] = Field(default_factory=lambda: {"cheque": 14})
     office: OfficeSettings = Field(default_factory=OfficeSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
 

@@ -8,6 +8,9 @@ This is the only module that imports weasyprint (ARCHITECTURE.md: one adapter mo
         .render_letter(name, context) -> RenderedLetter  the PDF and its page count
         .render_many(items) -> list[RenderedLetter]      [(name, context), ...], one setup for all
         .html(name, context) -> str                      the HTML handed to WeasyPrint
+    render_document(name, context, *, stylesheet, templates_dir=None) -> bytes
+                                                     any other printed document (remittance
+                                                     statement to a creditor): no letter checks
     LetterBatch(folder, batch_id, *, duplex=False)
         .add(letter, *, action_id, letter_reference, dossier_id, address_lines) -> ManifestRow
         .write() -> BatchFiles                           one PDF + one CSV manifest, atomically
@@ -182,6 +185,24 @@ class LetterRenderer:
         Raises on the first letter that cannot be rendered; LetterChannel renders one message at
         a time instead, so that one bad letter fails alone."""
         return [self.render_letter(name, context) for name, context in items]
+
+
+def render_document(
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    stylesheet: str,
+    templates_dir: str | os.PathLike[str] | None = None,
+) -> bytes:
+    """A PDF from `templates/<name>` with `templates/<stylesheet>`: a document that is not a
+    letter to a debtor, so none of the R124-4 letter checks apply."""
+    folder = Path(templates_dir) if templates_dir else DEFAULT_TEMPLATES_DIR
+    env = make_environment(folder)
+    fonts = FontConfiguration()
+    html = env.get_template(name).render(**context)
+    base_url = str((folder / name).parent) + os.sep
+    css = CSS(filename=str(folder / stylesheet), font_config=fonts)
+    return HTML(string=html, base_url=base_url).write_pdf(stylesheets=[css], font_config=fonts)
 
 
 # --------------------------------------------------------------------------------------------

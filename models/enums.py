@@ -98,7 +98,7 @@ class EventKind(StrEnum):
 
 
 class LedgerAccount(StrEnum):
-    """Accounts of the double-entry books (see services/payments)."""
+    """Accounts of the double-entry books (chart in services/books.py)."""
 
     DEBTOR_RECEIVABLE = "debtor_receivable"  # what debtors owe on the claims entrusted
     CREDITOR_PAYABLE = "creditor_payable"  # funds held for creditors
@@ -106,6 +106,7 @@ class LedgerAccount(StrEnum):
     FEE_INCOME = "fee_income"  # the office's commission and fees
     ENTRUSTED = "entrusted"  # counterpart of receivables placed by creditors
     SUSPENSE = "suspense"  # money received but not yet matched
+    OFFICE_BANK = "office_bank"  # the office's own account, where its fees go (not the compte affecté)
 
 
 class ClaimComponent(StrEnum):
@@ -158,3 +159,13 @@ class PaymentStatus(StrEnum):
     UNMATCHED = "unmatched"  # suspense: waits for a manager
     APPLIED = "applied"
     REVERSED = "reversed"
+
+
+class RemittanceStatus(StrEnum):
+    ISSUED = "issued"  # booked; the credit transfer is in the batch's SEPA file
+    OFFSET = "offset"  # booked; the fees took the whole gross, nothing to transfer
+
+
+class RemittanceItemKind(StrEnum):
+    PAYMENT = "payment"  # a collected payment paid out to the creditor
+    CLAWBACK = "clawback"  # a remitted payment reversed since: taken back from the creditor

@@ -17,7 +17,12 @@ from models.enums import ClaimComponent, LedgerAccount
 
 class JournalEntry(Base):
     __tablename__ = "journal_entry"
-    __table_args__ = (Index("ix_journal_entry_dossier", "dossier_id"),)
+    __table_args__ = (
+        Index("ix_journal_entry_dossier", "dossier_id"),
+        # Entries are found by what they book: a payment's entries by its id (payment, reversal),
+        # a remittance's by "remittance:<id>".
+        Index("ix_journal_entry_reference", "reference", "kind"),
+    )
 
     id: Mapped[PK]
     posted_on: Mapped[date]
