@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app import cli_ops as _ops
+
 app = typer.Typer(help="Relance : orchestrateur de campagnes de recouvrement amiable.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
@@ -22,6 +24,7 @@ campaign_app = typer.Typer(help="Campagnes : lancement, liste, pause, reprise, a
 app.add_typer(db_app, name="db")
 app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(campaign_app, name="campaign")
+_ops.register(app)  # archive, purge, export-subject, dossier, doctor (app/cli_ops.py)
 
 console = Console()
 err = Console(stderr=True)

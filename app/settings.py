@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # Extra or corrected rate tables; rows here override the shipped ones (see models/rates.py).
     rates_dir: Path | None = None
     import_chunk_rows: int = Field(default=5000, ge=100, le=100_000)
+    # Data lifecycle (services/lifecycle.py). A closed dossier is archived after this many days
+    # (time for a bounced cheque to reopen it); personal data is kept for the mandate's
+    # `retention_years` after closing (5 by default); the books for `retention_accounting_years`.
+    archive_after_days: int = Field(default=30, ge=0, le=3650)
+    retention_accounting_years: int = Field(default=10, ge=1, le=100)
     office: OfficeSettings = Field(default_factory=OfficeSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
 

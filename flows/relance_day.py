@@ -75,6 +75,15 @@ def dispatch_task(now: datetime, channel: str) -> dict:
     return _as_dict(report)
 
 
+@task(name="archive", cache_policy=NO_CACHE, retries=2, retry_condition_fn=_retryable)
+def archive_task(now: datetime) -> dict:
+    from services.lifecycle import archive_closed
+
+    c = container()
+    report = archive_closed(c.uow, now=now, after_days=c.settings.archive_after_days)
+    return {"archived": len(report.archived), **report.stopped}
+
+
 @task(name="reconcile", cache_policy=NO_CACHE, retries=2, retry_condition_fn=_retryable)
 def reconcile_task(now: datetime) -> dict:
     from services.dispatch import reconcile_sending
@@ -98,6 +107,7 @@ def run_day(params: DayParameters) -> dict:
     if not params.dry_run:
         summary["agreements"] = evaluate_agreements_task(now)
         summary["events"] = process_events_task(now)
+        summary["archive"] = archive_task(now)
     summary["plan"] = plan_task(now, params.scenario, params.chunk, params.dry_run, params.shard)
     if not params.dry_run:
         # Decisions of the planner (déchéance, promise checks) may emit events: react at once.
