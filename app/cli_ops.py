@@ -204,7 +204,7 @@ def doctor_cmd():
     checks = run_checks(_container)
     marks = {Level.OK: "[green]ok[/]", Level.WARN: "[yellow]attention[/]", Level.FAIL: "[bold red]échec[/]"}
     for check in checks:
-        console.print(f"{marks[check.level]:>22}  {check.name} : {check.message}")
+        console.print(f"{marks[check.level]:>22}  {check.name} : {check.message}", soft_wrap=True)
     failed = sum(1 for c in checks if c.level is Level.FAIL)
     if failed:
         console.print(f"{failed} vérification(s) en échec.")
