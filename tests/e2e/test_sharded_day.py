@@ -1,0 +1,47 @@
+"""A sharded relance day in one process (the fallback without a server or workers): every due
+step handled once across the shards, and the counts add up."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+pytestmark = [pytest.mark.e2e]
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def test_a_sharded_day_plans_each_due_step_once_and_sends_it_once(prefect_harness, relance_env):
+    from flows import runtime
+    from flows.relance_day import relance_day
+    from models.enums import ActionStatus
+    from models.outbox import Action
+    from services.campaigns import launch_campaign
+    from services.portfolio_import import import_portfolio
+    from services.synthetic_portfolio import write_portfolio
+
+    c = runtime.container()
+    path = write_portfolio(relance_env / "p.csv", 60, seed=11, as_of=date(2026, 11, 20))
+    import_portfolio(c.uow, path, creditor="Banque Shards", as_of=date(2026, 11, 20),
+                     rejects_path=relance_env / "r.csv")
+    morning = datetime(2026, 11, 26, 9, 0, tzinfo=PARIS)
+    launched = launch_campaign(c.uow, runtime.catalogue(), name="shards", scenario="amiable-particulier",
+                               now=morning, where="kind = person")
+    summary = relance_day(as_of=morning, shards=3)
+    assert summary["fan_out"] == "inline"  # no relance-day-shard deployment on the test server
+    assert sorted(r["shard"][0] for r in summary["shard_runs"]) == [0, 1, 2]
+    assert summary["plan"]["enrolments"] == launched.enrolled
+    with c.uow() as uow:
+        s = uow.session
+        actions = s.scalar(select(func.count()).select_from(Action))
+        sent = s.scalar(select(func.count()).select_from(Action).where(Action.status == ActionStatus.SENT))
+        per_dossier = s.execute(select(Action.dossier_id, Action.step, func.count())
+                                .group_by(Action.dossier_id, Action.step).having(func.count() > 1)).all()
+    assert summary["plan"]["planned"] == actions > 0 and per_dossier == []
+    assert sum(d.get("sent", 0) for d in summary["dispatch"].values()) == sent
+    files = [p for p in (relance_env / "outbox").rglob("*") if p.is_file() and p.suffix in (".txt", ".eml")]
+    assert len(files) == summary["dispatch"]["sms"]["sent"] + summary["dispatch"]["email"]["sent"]
+    again = relance_day(as_of=morning, shards=3)
+    assert again["plan"]["planned"] == 0 and sum(d.get("sent", 0) for d in again["dispatch"].values()) == 0
