@@ -45,3 +45,27 @@ def test_a_sharded_day_plans_each_due_step_once_and_sends_it_once(prefect_harnes
     assert len(files) == summary["dispatch"]["sms"]["sent"] + summary["dispatch"]["email"]["sent"]
     again = relance_day(as_of=morning, shards=3)
     assert again["plan"]["planned"] == 0 and sum(d.get("sent", 0) for d in again["dispatch"].values()) == 0
+
+
+def test_the_provider_throttle_takes_slots_from_a_prefect_global_limit_and_refuses_a_missing_one(
+        prefect_harness, relance_env, monkeypatch):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    from flows import runtime
+    from models.enums import Channel
+
+    monkeypatch.setenv("RELANCE_GLOBAL_RATE_LIMITS", "true")
+    monkeypatch.setenv("RELANCE_GLOBAL_RATE_LIMIT_STEP", "5")
+    runtime.container.cache_clear()
+    throttle = runtime.provider_throttle()
+    with get_client(sync_client=True) as client:
+        try:
+            client.delete_global_concurrency_limit_by_name("relance-sms")
+        except Exception:  # noqa: BLE001 - not there yet
+            pass
+        client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name="relance-sms", limit=10, slot_decay_per_second=200))
+    throttle(Channel.SMS, 40)  # 8 takes of 5 slots, freed at 200 a second
+    with pytest.raises(Exception):
+        throttle(Channel.EMAIL, 3)  # no relance-email limit: strict, never a silent "no limit"
