@@ -8,7 +8,9 @@ from functools import lru_cache
 @lru_cache(maxsize=1)
 def container():
     from app.bootstrap import bootstrap
+    from flows.secrets import load_secret_blocks
 
+    load_secret_blocks()
     c = bootstrap()
     from services.schema import current_revision, head_revision, upgrade
 

@@ -69,3 +69,18 @@ def test_the_provider_throttle_takes_slots_from_a_prefect_global_limit_and_refus
     throttle(Channel.SMS, 40)  # 8 takes of 5 slots, freed at 200 a second
     with pytest.raises(Exception):
         throttle(Channel.EMAIL, 3)  # no relance-email limit: strict, never a silent "no limit"
+
+
+def test_secret_settings_come_from_prefect_secret_blocks_unless_the_environment_sets_them(prefect_harness):
+    from prefect.blocks.system import Secret
+
+    from flows.secrets import load_secret_blocks
+
+    Secret(value="a" * 32).save("relance-twilio-auth-token", overwrite=True)
+    Secret(value="SG.from-block").save("relance-sendgrid-api-key", overwrite=True)
+    env = {"RELANCE_PREFECT_SECRETS": "true", "RELANCE_SENDGRID_API_KEY": "SG.from-env"}
+    filled = load_secret_blocks(env)
+    assert "RELANCE_TWILIO_AUTH_TOKEN" in filled and env["RELANCE_TWILIO_AUTH_TOKEN"] == "a" * 32
+    assert env["RELANCE_SENDGRID_API_KEY"] == "SG.from-env"  # the environment wins
+    assert "RELANCE_POSTAL_API_CLIENT_SECRET" not in env  # no block, nothing set
+    assert load_secret_blocks({"RELANCE_TWILIO_AUTH_TOKEN": ""}) == []  # off unless asked
