@@ -99,7 +99,11 @@ def expected_deployments(prefect_yaml: Path = REPO_ROOT / "prefect.yaml") -> lis
     return [d["name"] for d in data.get("deployments", [])]
 
 
-def check_prefect(api_url: str | None, *, http=None, expected: Iterable[str] | None = None) -> list[Check]:
+RATE_LIMITS = ("relance-sms", "relance-email", "relance-letter")
+
+
+def check_prefect(api_url: str | None, *, http=None, expected: Iterable[str] | None = None,
+                  rate_limits: bool = False) -> list[Check]:
     name = "Prefect"
     if not api_url:
         return [_warn(name, "aucun serveur configuré (PREFECT_API_URL) : mode éphémère, les exécutions "
@@ -127,6 +131,17 @@ def check_prefect(api_url: str | None, *, http=None, expected: Iterable[str] | N
                                             "(ou « python -m flows.serve » sur une seule machine)"))
     else:
         checks.append(_ok("Déploiements", f"{len(wanted)} présents"))
+    if rate_limits:
+        try:
+            response = client.post(f"{base}/v2/concurrency_limits/filter", json={"limit": 200})
+            response.raise_for_status()
+            limits = {d["name"] for d in response.json() if d.get("active", True)}
+        except Exception as exc:  # noqa: BLE001
+            return checks + [_fail("Limites de débit", f"liste illisible ({type(exc).__name__})")]
+        absent = [name for name in RATE_LIMITS if name not in limits]
+        checks.append(_fail("Limites de débit", f"RELANCE_GLOBAL_RATE_LIMITS est actif mais ces limites manquent : "
+                                                f"{', '.join(absent)} — voir docs/production.md") if absent
+                      else _ok("Limites de débit", "limites globales présentes, partagées par les workers"))
     return checks
 
 
@@ -236,7 +251,8 @@ def run_checks(container_factory: Callable, *, prefect_api_url: str | None | typ
     settings = load_settings()
     if prefect_api_url is ...:
         prefect_api_url = _prefect_api_url()
-    checks += check_prefect(prefect_api_url, http=http, expected=expected)
+    checks += check_prefect(prefect_api_url, http=http, expected=expected,
+                            rate_limits=settings.global_rate_limits)
     cs = settings.channels if isinstance(settings.channels, ChannelSettings) else ChannelSettings()
     checks += check_channels(cs)
     checks += check_webhooks(cs)

@@ -66,8 +66,10 @@ def test_the_outbox_must_be_writable(tmp_path):
     assert check_outbox(Settings(_env_file=None, outbox_dir=blocked / "outbox"))[0].level is Level.FAIL
 
 
-def _prefect(deployments: list[str], *, healthy: bool = True) -> httpx.Client:
+def _prefect(deployments: list[str], *, healthy: bool = True, limits: list[str] = ()) -> httpx.Client:
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/v2/concurrency_limits/filter"):
+            return httpx.Response(200, json=[{"name": n, "active": True} for n in limits])
         if request.url.path.endswith("/health"):
             return httpx.Response(200 if healthy else 503, json=True)
         if request.url.path.endswith("/deployments/filter"):
@@ -97,3 +99,14 @@ def test_the_expected_deployments_are_those_of_prefect_yaml():
     from services.doctor import expected_deployments
 
     assert "relance-day" in expected_deployments() and "relance-hourly" in expected_deployments()
+
+
+def test_shared_rate_limits_must_exist_when_they_are_switched_on():
+    url = "http://prefect.internal:4200/api"
+    missing = check_prefect(url, http=_prefect(["relance-day"], limits=["relance-sms"]), expected=["relance-day"],
+                            rate_limits=True)
+    assert missing[-1].level is Level.FAIL and "relance-email" in missing[-1].message
+    present = check_prefect(url, http=_prefect(["relance-day"], limits=["relance-sms", "relance-email",
+                                                                        "relance-letter"]),
+                            expected=["relance-day"], rate_limits=True)
+    assert present[-1].level is Level.OK
