@@ -281,12 +281,13 @@ def _past(closed_at: datetime | None, years: int, as_of: date) -> bool:
 
 
 def _expired_debtors(s, as_of: date) -> list[int]:
-    """Debtors not yet anonymised whose every dossier is archived and past its mandate's period."""
+    """Debtors whose every dossier is archived and past its mandate's period, and who hold data
+    not yet anonymised (a debtor placed again after a purge was updated since: purged again)."""
     rows = s.execute(
         select(Dossier.debtor_id, Dossier.archived_at, Dossier.closed_at, Creditor.retention_years)
         .join(Debtor, Debtor.id == Dossier.debtor_id)
         .join(Creditor, Creditor.id == Dossier.creditor_id)
-        .where(Debtor.anonymised_at.is_(None))
+        .where(or_(Debtor.anonymised_at.is_(None), Debtor.updated_at > Debtor.anonymised_at))
         .where(Dossier.debtor_id.in_(select(Dossier.debtor_id).where(Dossier.archived_at.is_not(None))))
     ).all()
     verdict: dict[int, bool] = {}
@@ -444,7 +445,8 @@ def _clear_references(uow_factory, as_of: date, now: datetime, accounting_years:
             still = select(Dossier.debtor_id).where(one_of(s, Dossier.debtor_id, part),
                                                     ~Dossier.external_ref.like("anon-%"))
             s.execute(update(Debtor).where(one_of(s, Debtor.id, part), Debtor.id.notin_(still))
-                      .values(external_ref=_anon("anon-", Debtor.id), updated_at=now)
+                      # updated_at untouched: it tells the purge when a debtor was placed again.
+                      .values(external_ref=_anon("anon-", Debtor.id))
                       .execution_options(synchronize_session=False))
         report.references_cleared += ids
         if dry_run:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -237,6 +237,24 @@ def test_past_the_accounting_period_the_books_stay_but_lose_the_creditors_refere
         assert s.get(Dossier, office["P-4"]).external_ref == "P-4"
         assert_books_balanced(s)
     assert _found_in_tables(container, ["p-1", "c-1", "c-2"]) == []
+    assert purge(container.uow, as_of=date(2036, 12, 9), now=at(40), outbox_roots=[outbox]).as_dict()[
+        "debtors_anonymised"] == 0
+
+
+def test_a_debtor_placed_again_after_a_purge_is_purged_again_once_that_file_expires(container, office, tmp_path):
+    outbox = Path(container.settings.outbox_dir)
+    archive_closed(container.uow, now=at(38) + timedelta(days=31), after_days=30)
+    # The purge ran before the import below, which stamps its rows with the real clock.
+    purge(container.uow, as_of=date(2031, 12, 8), now=datetime(2026, 1, 1, tzinfo=PARIS), outbox_roots=[outbox])
+    path = tmp_path / "again.csv"
+    path.write_text("\n".join([HEADER, ROWS[2].replace("P-2;", "P-9;")]) + "\n", encoding="utf-8")
+    import_portfolio(container.uow, path, creditor="Banque Test", as_of=date(2032, 1, 5), rejects_path=tmp_path / "r2.csv")
+    assert "petitjean" in " ".join(h for h in _found_in_tables(container, ["petitjean"]))
+    assert purge(container.uow, as_of=date(2032, 2, 1), now=at(40), outbox_roots=[outbox]).debtors == []  # open file
+    close_dossier_by_hand(container.uow, "P-9", "returned", now=datetime(2032, 2, 1, tzinfo=PARIS))
+    archive_closed(container.uow, now=datetime(2032, 3, 5, tzinfo=PARIS), after_days=30)
+    assert len(purge(container.uow, as_of=date(2037, 2, 2), now=at(40), outbox_roots=[outbox]).debtors) == 1
+    assert _found_in_tables(container, PURGED["C-2"]) == []
 
 
 def test_the_subject_export_holds_every_record_and_sent_file_of_the_debtor(container, office, tmp_path):
