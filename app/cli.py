@@ -24,7 +24,6 @@ campaign_app = typer.Typer(help="Campagnes : lancement, liste, pause, reprise, a
 app.add_typer(db_app, name="db")
 app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(campaign_app, name="campaign")
-_ops.register(app)  # archive, purge, export-subject, dossier, doctor (app/cli_ops.py)
 
 console = Console()
 err = Console(stderr=True)
@@ -484,6 +483,9 @@ def serve_cmd(
     from app.serve import serve
 
     serve(host, port)
+
+
+_ops.register(app)  # archive, purge, export-subject, dossier, doctor (app/cli_ops.py)
 
 
 def main() -> None:  # console script entry point
