@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+
 app = typer.Typer(help="Relance : orchestrateur de campagnes de recouvrement amiable.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
@@ -27,11 +28,13 @@ app.add_typer(campaign_app, name="campaign")
 def _register_command_groups() -> None:
     """Command groups kept in modules of their own (app/cli_*.py); called once this module's
     helpers exist, since those modules use them."""
+    from app import cli_ops
     from app.cli_remit import register as register_remit
     from app.cli_templates import template_app
 
     app.add_typer(template_app, name="template")
     register_remit(app)
+    cli_ops.register(app)  # archive, purge, export-subject, dossier, doctor
 
 console = Console()
 err = Console(stderr=True)

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     # bounce; other methods default to 0). Unverified default: set it to your bank's practice.
     remittance_dir: Path = Path("reversements")
     remittance_clearing_days: dict[str, int] = Field(default_factory=lambda: {"cheque": 14})
+    # Data lifecycle (services/lifecycle.py). A closed dossier is archived after this many days
+    # (time for a bounced cheque to reopen it); personal data is kept for the mandate's
+    # `retention_years` after closing (5 by default); the books for `retention_accounting_years`.
+    archive_after_days: int = Field(default=30, ge=0, le=3650)
+    retention_accounting_years: int = Field(default=10, ge=1, le=100)
+    # Several workers: provider rate limits held across machines by Prefect global concurrency
+    # limits named relance-sms, relance-email, relance-letter (docs/production.md creates them).
+    global_rate_limits: bool = False
+    global_rate_limit_step: int = Field(default=10, ge=1, le=1000)  # slots taken at a time
     office: OfficeSettings = Field(default_factory=OfficeSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
 

@@ -7,13 +7,14 @@ the outbox dispatched channel by channel, stuck sends reconciled. One flow run p
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from flows.runtime import catalogue, channels, container
+from flows.runtime import catalogue, channels, container, provider_throttle
 from models.enums import Channel
 
 
@@ -34,6 +35,9 @@ class DayParameters(BaseModel):
     dry_run: bool = False
     chunk: int = Field(default=2000, ge=100, le=50_000)
     shard: tuple[int, int] | None = None  # (index, count): this run plans dossier_id % count == index
+    shards: int = Field(default=1, ge=1, le=256)  # >1: the day fans out to relance-day-shard runs
+    shard_timeout: float = Field(default=3600, gt=0)  # seconds the day waits for its shards
+    fan_out: Literal["auto", "deployments", "inline"] = "auto"  # see flows/relance_shards.py
 
 
 @task(name="evaluate-agreements", cache_policy=NO_CACHE, retries=2, retry_condition_fn=_retryable)
@@ -71,8 +75,17 @@ def plan_task(now: datetime, scenario: str | None, chunk: int, dry_run: bool,
 def dispatch_task(now: datetime, channel: str) -> dict:
     from services.dispatch import dispatch
 
-    report = dispatch(container().uow, channels(), now=now, channel=Channel(channel))
+    report = dispatch(container().uow, channels(), now=now, channel=Channel(channel), throttle=provider_throttle())
     return _as_dict(report)
+
+
+@task(name="archive", cache_policy=NO_CACHE, retries=2, retry_condition_fn=_retryable)
+def archive_task(now: datetime) -> dict:
+    from services.lifecycle import archive_closed
+
+    c = container()
+    report = archive_closed(c.uow, now=now, after_days=c.settings.archive_after_days)
+    return {"archived": len(report.archived), **report.stopped}
 
 
 @task(name="reconcile", cache_policy=NO_CACHE, retries=2, retry_condition_fn=_retryable)
@@ -94,10 +107,15 @@ def run_day(params: DayParameters) -> dict:
     """The body of a relance day, callable from any flow (the day flow, a scenario flow, the
     simulation). Returns the counts."""
     now = (params.as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    if params.shards > 1 and not params.dry_run:
+        from flows.relance_shards import run_sharded_day
+
+        return run_sharded_day(params, now)
     summary: dict = {"as_of": now.isoformat(), "scenario": params.scenario, "dry_run": params.dry_run}
     if not params.dry_run:
         summary["agreements"] = evaluate_agreements_task(now)
         summary["events"] = process_events_task(now)
+        summary["archive"] = archive_task(now)
     summary["plan"] = plan_task(now, params.scenario, params.chunk, params.dry_run, params.shard)
     if not params.dry_run:
         # Decisions of the planner (déchéance, promise checks) may emit events: react at once.
@@ -126,8 +144,10 @@ def summary_rows(summary: dict) -> list[dict]:
 
 @flow(name="relance-day", log_prints=False)
 def relance_day(as_of: datetime | None = None, scenario: str | None = None, dry_run: bool = False,
-                chunk: int = 2000) -> dict:
-    params = DayParameters(as_of=as_of, scenario=scenario, dry_run=dry_run, chunk=chunk)
+                chunk: int = 2000, shards: int = 1, shard_timeout: float = 3600,
+                fan_out: Literal["auto", "deployments", "inline"] = "auto") -> dict:
+    params = DayParameters(as_of=as_of, scenario=scenario, dry_run=dry_run, chunk=chunk, shards=shards,
+                           shard_timeout=shard_timeout, fan_out=fan_out)
     summary = run_day(params)
     create_table_artifact(key="relance-day", table=summary_rows(summary),
                           description=f"Relance day {summary['as_of']}" + (" (dry run)" if dry_run else ""))

@@ -45,6 +45,7 @@ from models.money import round_cents
 from models.rates import RateTables
 from services.balances import claim_balance_to_day, outstanding, shipped_rates
 from services.bulk import one_of
+from services.lifecycle import refuse_archived
 from services.payments import interrupt_prescription
 
 __all__ = [
@@ -337,6 +338,7 @@ def _lock(session, dossier_id: int) -> tuple[Dossier, list[Claim]]:
     dossier = session.scalar(select(Dossier).where(Dossier.id == dossier_id).with_for_update())
     if dossier is None:
         raise AgreementError(f"dossier inconnu ({dossier_id})")
+    refuse_archived(dossier)
     if dossier.status == DossierStatus.CLOSED:
         raise AgreementError("le dossier est clôturé")
     claims = list(session.scalars(

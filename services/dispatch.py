@@ -732,8 +732,13 @@ def dispatch(
     policy: DispatchPolicy | None = None,
     rates: Any = None,
     renderer: TemplateRenderer | None = None,
+    throttle: Callable[[Channel, int], None] | None = None,
 ) -> DispatchReport:
-    """Send every due planned action (of `channel`, or of every channel), batch by batch."""
+    """Send every due planned action (of `channel`, or of every channel), batch by batch.
+
+    `throttle(channel, n)` is called before `n` messages go to a provider and blocks until they
+    may: a rate limit shared by every worker (flows/runtime.py wires Prefect's global
+    concurrency limits); each adapter keeps its own per-process limit as well."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     env = _resolve(container_or_uow_factory, office=office, policy=policy, rates=rates, renderer=renderer)
@@ -754,7 +759,7 @@ def dispatch(
             if not ids:
                 break
             batches += 1
-            stop = _run_batch(env, ch, adapter, ids, now, report)
+            stop = _run_batch(env, ch, adapter, ids, now, report, throttle)
             if stop:
                 report.halted[ch.value] = stop
                 break
@@ -766,7 +771,7 @@ def dispatch(
 
 
 def _run_batch(env: _Env, ch: Channel, adapter: Any, ids: list[int], now: datetime,
-               report: DispatchReport) -> str | None:
+               report: DispatchReport, throttle: Callable[[Channel, int], None] | None = None) -> str | None:
     as_of = env.policy.local_date(now)
     try:
         with env.uow() as uow:
@@ -790,6 +795,13 @@ def _run_batch(env: _Env, ch: Channel, adapter: Any, ids: list[int], now: dateti
     if not prepared.messages:
         return None
     by_id = {r.id: r for r in rows}
+    if throttle is not None:
+        try:
+            throttle(ch, len(prepared.messages))
+        except Exception:
+            # Claimed but never sent: back to planned, then the error surfaces (a missing limit).
+            _release(env, [m.action_id for m in prepared.messages], now, now)
+            raise
     try:
         outcomes = adapter.send_batch(prepared.messages)
     except Exception as exc:  # noqa: BLE001 - an adapter bug: the batch may be partly sent

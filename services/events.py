@@ -64,6 +64,8 @@ def process_events(
 
 def _react_one(s, event: DossierEvent, catalogue, now: datetime) -> str:
     dossier = s.get(Dossier, event.dossier_id)
+    if dossier.archived_at is not None:
+        return "archived"  # read-only: a late event is kept on the timeline, nothing moves
     _apply_to_dossier(s, dossier, event, now)
     enrolment = s.scalar(select(Enrolment).where(Enrolment.dossier_id == event.dossier_id, Enrolment.active))
     if enrolment is None:

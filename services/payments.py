@@ -93,6 +93,7 @@ from models.payments import Payment
 from models.prescription import PrescriptionState
 from models.rates import RateTables
 from services.balances import accrue_interest, interest_between, shipped_rates
+from services.lifecycle import refuse_archived
 
 __all__ = [
     "PaymentError",
@@ -185,6 +186,7 @@ def apply_payment(
     dossier = session.scalar(select(Dossier).where(Dossier.id == dossier_id).with_for_update())
     if dossier is None:
         raise PaymentError(f"unknown dossier {dossier_id}")
+    refuse_archived(dossier)
     payment_id = _insert_payment(session, dossier_id=dossier_id, amount=amount, received_on=received_on,
                                  method=method, external_id=external_id, label=label, now=now)
     if payment_id is None:
@@ -289,6 +291,7 @@ def reverse_payment(
     rates = rates or shipped_rates()
 
     dossier = session.scalar(select(Dossier).where(Dossier.id == payment.dossier_id).with_for_update())
+    refuse_archived(dossier)
     creditor = session.get(Creditor, dossier.creditor_id)
     claims = {c.id: c for c in session.scalars(
         select(Claim).where(Claim.dossier_id == dossier.id).order_by(Claim.id).with_for_update())}
