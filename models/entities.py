@@ -8,9 +8,10 @@ from models.ledger import JournalEntry, LedgerLine
 from models.outbox import Action, CallTask
 from models.parties import ContactPoint, Creditor, Debtor
 from models.payments import Payment
+from models.reporting import ReportRow
 
 __all__ = [
     "Action", "CallTask", "Campaign", "Enrolment", "Installment", "Payment", "PaymentPlan", "Promise",
     "Claim", "ContactPoint", "Creditor", "Debtor", "Dossier", "DossierEvent", "ImportRun",
-    "JournalEntry", "LedgerLine",
+    "JournalEntry", "LedgerLine", "ReportRow",
 ]
