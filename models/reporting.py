@@ -77,11 +77,11 @@ class ReportRow(Base):
 Index("ix_action_report_sending", Action.sending_at)
 Index("ix_action_report_updated", Action.updated_at)
 # Attribution: the last action sent to a dossier before a payment, a promise or a plan.
-Index("ix_action_report_attribution", Action.dossier_id, Action.sent_at)
+Index("ix_action_report_attribution", Action.dossier_id, Action.sent_at, Action.id)
 Index("ix_payment_report_received", Payment.received_on)
 Index("ix_dossier_event_report_kind", DossierEvent.kind, DossierEvent.occurred_at)
 Index("ix_promise_report_made", Promise.made_on)
 Index("ix_promise_report_due", Promise.due_on)
 Index("ix_payment_plan_report_agreed", PaymentPlan.agreed_on)
 Index("ix_enrolment_report_enrolled", Enrolment.enrolled_at)
-Index("ix_enrolment_report_dossier", Enrolment.dossier_id, Enrolment.enrolled_at)
+Index("ix_enrolment_report_dossier", Enrolment.dossier_id, Enrolment.enrolled_at, Enrolment.id)

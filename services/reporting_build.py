@@ -109,31 +109,55 @@ def _day_range(col: str, bounded: bool) -> str:
     return f"{col} >= :start_day AND {col} < :end_day" if bounded else "1 = 1"
 
 
-def _attributed(d: _Dialect, *, source: str, columns: str, day: str, attributed_on: str, where: str,
+def _attributed(d: _Dialect, *, source: str, day: str, attributed_on: str, where: str,
                 measures: dict[str, str]) -> str:
-    """A part whose facts go to the last action sent before them (else to the enrolment)."""
-    last_action = f"""(SELECT la.id FROM action la
-            WHERE la.dossier_id = x.dossier_id AND la.sent_at IS NOT NULL
+    """A part whose facts (rows `x` of `source`) go to the last action sent to their dossier before
+    them, else to the dossier's enrolment of the time. PostgreSQL looks both up with LATERAL joins
+    (one index probe per fact); SQLite, which has no LATERAL, with correlated subqueries of ids."""
+    action_window = f"""la.dossier_id = x.dossier_id AND la.sent_at IS NOT NULL
               AND la.sent_at < {d.day_start(attributed_on, '1')}
               AND la.sent_at >= {d.day_start(attributed_on, '-:window')}
               AND la.status IN ('sent', 'delivered')
-            ORDER BY la.sent_at DESC, la.id DESC LIMIT 1)"""
-    enrolment = f"""CASE WHEN s.action_id IS NULL THEN (SELECT le.id FROM enrolment le
-            WHERE le.dossier_id = s.dossier_id AND le.enrolled_at < {d.day_start('s.attributed_on', '1')}
-            ORDER BY le.enrolled_at DESC, le.id DESC LIMIT 1) END"""
-    return f"""
-    SELECT src.day AS day, d.creditor_id AS creditor_id, COALESCE(a.campaign_id, e.campaign_id) AS campaign_id,
+            ORDER BY la.sent_at DESC, la.id DESC LIMIT 1"""
+    enrolment_before = f"""le.dossier_id = x.dossier_id AND le.enrolled_at < {d.day_start(attributed_on, '1')}
+            ORDER BY le.enrolled_at DESC, le.id DESC LIMIT 1"""
+    dims = f"""{day} AS day, d.creditor_id AS creditor_id, COALESCE(a.campaign_id, e.campaign_id) AS campaign_id,
            COALESCE(a.scenario, '') AS scenario, COALESCE(a.step, '') AS step, COALESCE(a.channel, '') AS channel,
-           COALESCE(a.variant, e.variant, '') AS variant, {_measures(measures)}
-    FROM (SELECT s.*, {enrolment} AS enrolment_id
-          FROM (SELECT {columns}, x.dossier_id AS dossier_id, {day} AS day, {attributed_on} AS attributed_on,
-                       {last_action} AS action_id
-                FROM {source} x WHERE {where}) s) src
-    JOIN dossier d ON d.id = src.dossier_id
+           COALESCE(a.variant, e.variant, '') AS variant, {_measures(measures)}"""
+    if d.pg:
+        return f"""
+    SELECT {dims}
+    FROM {source} x
+    JOIN dossier d ON d.id = x.dossier_id
     JOIN creditor cr ON cr.id = d.creditor_id
-    LEFT JOIN action a ON a.id = src.action_id
-    LEFT JOIN enrolment e ON e.id = src.enrolment_id
+    LEFT JOIN LATERAL (SELECT la.campaign_id, la.scenario, la.step, la.channel, la.variant FROM action la
+            WHERE {action_window}) a ON true
+    LEFT JOIN LATERAL (SELECT le.campaign_id, le.variant FROM enrolment le
+            WHERE a.channel IS NULL AND {enrolment_before}) e ON true
+    WHERE {where}
     GROUP BY 1, 2, 3, 4, 5, 6, 7"""
+    return f"""
+    SELECT {dims}
+    FROM (SELECT s.*, CASE WHEN s.action_id IS NULL THEN (SELECT le.id FROM enrolment le
+                 WHERE {enrolment_before.replace('x.', 's.')}) END AS enrolment_id
+          FROM (SELECT x.*, (SELECT la.id FROM action la WHERE {action_window}) AS action_id
+                FROM {source} x WHERE {where}) s) x
+    JOIN dossier d ON d.id = x.dossier_id
+    JOIN creditor cr ON cr.id = d.creditor_id
+    LEFT JOIN action a ON a.id = x.action_id
+    LEFT JOIN enrolment e ON e.id = x.enrolment_id
+    GROUP BY 1, 2, 3, 4, 5, 6, 7"""
+
+
+_ACTION_MEASURES = {
+    "actions_attempted": "COUNT(*)",
+    "actions_sent": "SUM(CASE WHEN a.sent_at IS NOT NULL THEN 1 ELSE 0 END)",
+    "actions_delivered": "SUM(CASE WHEN a.status = 'delivered' THEN 1 ELSE 0 END)",
+    "actions_failed": "SUM(CASE WHEN a.status = 'failed' THEN 1 ELSE 0 END)",
+    "sms_segments": "SUM(CASE WHEN a.channel = 'sms' AND a.sent_at IS NOT NULL THEN COALESCE(a.segments, 1) ELSE 0 END)",
+    "letter_pages": "SUM(CASE WHEN a.channel = 'letter' AND a.sent_at IS NOT NULL THEN COALESCE(a.pages, 1) ELSE 0 END)",
+    "cost_messages": "SUM(a.cost)",
+}
 
 
 def _select_sql(d: _Dialect, bounded: bool) -> str:
@@ -151,66 +175,79 @@ def _select_sql(d: _Dialect, bounded: bool) -> str:
     WHERE {_ts_range('e.enrolled_at', bounded)}
     GROUP BY 1, 2, 3, 4, 5, 6, 7"""
 
+    # The creditor of an action is its campaign's when the campaign was launched for one creditor
+    # (it then holds only that creditor's dossiers): the dossier is joined only for the others,
+    # after a first aggregation, so ten million actions are not joined one by one.
     actions = f"""
-    SELECT {d.ts_day('a.sending_at')} AS day, d.creditor_id AS creditor_id, a.campaign_id AS campaign_id,
-           COALESCE(a.scenario, '') AS scenario, COALESCE(a.step, '') AS step, a.channel AS channel,
-           COALESCE(a.variant, '') AS variant,
-           {_measures({
-               "actions_attempted": "COUNT(*)",
-               "actions_sent": "SUM(CASE WHEN a.sent_at IS NOT NULL THEN 1 ELSE 0 END)",
-               "actions_delivered": "SUM(CASE WHEN a.status = 'delivered' THEN 1 ELSE 0 END)",
-               "actions_failed": "SUM(CASE WHEN a.status = 'failed' THEN 1 ELSE 0 END)",
-               "sms_segments": "SUM(CASE WHEN a.channel = 'sms' AND a.sent_at IS NOT NULL THEN COALESCE(a.segments, 1) ELSE 0 END)",
-               "letter_pages": "SUM(CASE WHEN a.channel = 'letter' AND a.sent_at IS NOT NULL THEN COALESCE(a.pages, 1) ELSE 0 END)",
-               "cost_messages": "SUM(a.cost)",
-           })}
-    FROM action a JOIN dossier d ON d.id = a.dossier_id
-    WHERE a.sending_at IS NOT NULL AND {_ts_range('a.sending_at', bounded)}
+    SELECT pre.day AS day, COALESCE(pre.campaign_creditor_id, d.creditor_id) AS creditor_id,
+           pre.campaign_id AS campaign_id, pre.scenario AS scenario, pre.step AS step, pre.channel AS channel,
+           pre.variant AS variant, {_measures({m: f"SUM(pre.{m})" for m in _ACTION_MEASURES})}
+    FROM (SELECT {d.ts_day('a.sending_at')} AS day, c.creditor_id AS campaign_creditor_id,
+                 CASE WHEN c.creditor_id IS NULL THEN a.dossier_id END AS dossier_id, a.campaign_id AS campaign_id,
+                 COALESCE(a.scenario, '') AS scenario, COALESCE(a.step, '') AS step, a.channel AS channel,
+                 COALESCE(a.variant, '') AS variant,
+                 {", ".join(f"{sql} AS {m}" for m, sql in _ACTION_MEASURES.items())}
+          FROM action a LEFT JOIN campaign c ON c.id = a.campaign_id
+          WHERE a.sending_at IS NOT NULL AND {_ts_range('a.sending_at', bounded)}
+          GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) pre
+    LEFT JOIN dossier d ON d.id = pre.dossier_id
     GROUP BY 1, 2, 3, 4, 5, 6, 7"""
 
-    minutes = (f"CASE WHEN ev.kind = 'call_attempt' THEN COALESCE({d.json_num('ev.data', 'duration_seconds')} / 60.0, "
+    minutes = (f"CASE WHEN x.kind = 'call_attempt' THEN COALESCE({d.json_num('x.data', 'duration_seconds')} / 60.0, "
                f"CAST(:minutes_per_attempt AS NUMERIC)) ELSE 0 END")
-    calls = f"""
-    SELECT ev.day AS day, d.creditor_id AS creditor_id, COALESCE(a.campaign_id, e.campaign_id) AS campaign_id,
-           COALESCE(a.scenario, '') AS scenario, COALESCE(a.step, '') AS step, 'call' AS channel,
-           COALESCE(a.variant, e.variant, '') AS variant,
+    call_dims = f"""{d.ts_day('x.occurred_at')} AS day, d.creditor_id AS creditor_id,
+           COALESCE(a.campaign_id, e.campaign_id) AS campaign_id, COALESCE(a.scenario, '') AS scenario,
+           COALESCE(a.step, '') AS step, 'call' AS channel, COALESCE(a.variant, e.variant, '') AS variant,
            {_measures({
-               "call_attempts": "SUM(CASE WHEN ev.kind = 'call_attempt' THEN 1 ELSE 0 END)",
-               "right_party_contacts": "SUM(CASE WHEN ev.kind = 'right_party_contact' THEN 1 ELSE 0 END)",
+               "call_attempts": "SUM(CASE WHEN x.kind = 'call_attempt' THEN 1 ELSE 0 END)",
+               "right_party_contacts": "SUM(CASE WHEN x.kind = 'right_party_contact' THEN 1 ELSE 0 END)",
                "agent_minutes": f"ROUND(SUM({minutes}), 2)",
                "cost_agents": f"ROUND(SUM({minutes}) * CAST(:cost_agent_minute AS NUMERIC), 2)",
-           })}
-    FROM (SELECT v.*, CASE WHEN t.action_id IS NULL THEN (SELECT le.id FROM enrolment le
-                 WHERE le.dossier_id = v.dossier_id AND le.enrolled_at < {d.day_start('v.day', '1')}
-                 ORDER BY le.enrolled_at DESC, le.id DESC LIMIT 1) END AS enrolment_id, t.action_id AS action_id
-          FROM (SELECT x.dossier_id, x.kind, x.data, {d.ts_day('x.occurred_at')} AS day,
-                       {d.json_int('x.data', 'call_task_id')} AS call_task_id
-                FROM dossier_event x
-                WHERE x.kind IN ('call_attempt', 'right_party_contact') AND {_ts_range('x.occurred_at', bounded)}) v
-          LEFT JOIN call_task t ON t.id = v.call_task_id) ev
-    JOIN dossier d ON d.id = ev.dossier_id
-    LEFT JOIN action a ON a.id = ev.action_id
-    LEFT JOIN enrolment e ON e.id = ev.enrolment_id
+           })}"""
+    call_events = f"x.kind IN ('call_attempt', 'right_party_contact') AND {_ts_range('x.occurred_at', bounded)}"
+    enrolment_then = (f"le.dossier_id = x.dossier_id AND le.enrolled_at < "
+                      f"{d.day_start(d.ts_day('x.occurred_at'), '1')} ORDER BY le.enrolled_at DESC, le.id DESC LIMIT 1")
+    if d.pg:
+        calls = f"""
+    SELECT {call_dims}
+    FROM dossier_event x
+    JOIN dossier d ON d.id = x.dossier_id
+    LEFT JOIN call_task t ON t.id = {d.json_int('x.data', 'call_task_id')}
+    LEFT JOIN action a ON a.id = t.action_id
+    LEFT JOIN LATERAL (SELECT le.campaign_id, le.variant FROM enrolment le
+            WHERE a.id IS NULL AND {enrolment_then}) e ON true
+    WHERE {call_events}
+    GROUP BY 1, 2, 3, 4, 5, 6, 7"""
+    else:
+        calls = f"""
+    SELECT {call_dims}
+    FROM (SELECT s.*, CASE WHEN s.action_id IS NULL THEN (SELECT le.id FROM enrolment le
+                 WHERE {enrolment_then.replace('x.', 's.')}) END AS enrolment_id
+          FROM (SELECT x.*, t.action_id AS action_id FROM dossier_event x
+                LEFT JOIN call_task t ON t.id = {d.json_int('x.data', 'call_task_id')}
+                WHERE {call_events}) s) x
+    JOIN dossier d ON d.id = x.dossier_id
+    LEFT JOIN action a ON a.id = x.action_id
+    LEFT JOIN enrolment e ON e.id = x.enrolment_id
     GROUP BY 1, 2, 3, 4, 5, 6, 7"""
 
     promises_made = _attributed(
-        d, source="promise", columns="x.amount AS amount", day="x.made_on", attributed_on="x.made_on",
-        where=_day_range("x.made_on", bounded),
-        measures={"promises_made": "COUNT(*)", "promises_amount": "SUM(src.amount)"})
+        d, source="promise", day="x.made_on", attributed_on="x.made_on", where=_day_range("x.made_on", bounded),
+        measures={"promises_made": "COUNT(*)", "promises_amount": "SUM(x.amount)"})
     promises_due = _attributed(
-        d, source="promise", columns="x.status AS status", day="x.due_on", attributed_on="x.made_on",
+        d, source="promise", day="x.due_on", attributed_on="x.made_on",
         where=f"x.status IN ('kept', 'partly_kept', 'broken') AND {_day_range('x.due_on', bounded)}",
         measures={"promises_due": "COUNT(*)",
-                  "promises_kept": "SUM(CASE WHEN src.status = 'kept' THEN 1 ELSE 0 END)"})
+                  "promises_kept": "SUM(CASE WHEN x.status = 'kept' THEN 1 ELSE 0 END)"})
     plans = _attributed(
-        d, source="payment_plan", columns="x.total AS total", day="x.agreed_on", attributed_on="x.agreed_on",
+        d, source="payment_plan", day="x.agreed_on", attributed_on="x.agreed_on",
         where=_day_range("x.agreed_on", bounded),
-        measures={"plans_agreed": "COUNT(*)", "plans_amount": "SUM(src.total)"})
+        measures={"plans_agreed": "COUNT(*)", "plans_amount": "SUM(x.total)"})
     payments = _attributed(
-        d, source="payment", columns="x.amount AS amount", day="x.received_on", attributed_on="x.received_on",
+        d, source="payment", day="x.received_on", attributed_on="x.received_on",
         where=f"x.status = 'applied' AND x.dossier_id IS NOT NULL AND {_day_range('x.received_on', bounded)}",
-        measures={"payments": "COUNT(*)", "collected": "SUM(src.amount)",
-                  "fees_earned": "SUM(ROUND(src.amount * cr.commission_rate, 2))"})
+        measures={"payments": "COUNT(*)", "collected": "SUM(x.amount)",
+                  "fees_earned": "SUM(ROUND(x.amount * cr.commission_rate, 2))"})
 
     parts = [enrolments, actions, calls, promises_made, promises_due, plans, payments]
     dims = ", ".join(DIMENSIONS)
@@ -255,11 +292,20 @@ def day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
     return runs
 
 
+def _tune(session) -> None:
+    """PostgreSQL, for this transaction only: the rebuild's queries are short enough that JIT
+    compilation costs more than it saves, and its aggregations need more than the default 4 MB."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+
+
 def rebuild_all(uow_factory: Callable, policy: ReportPolicy, *, now: datetime) -> RefreshReport:
     """Delete and rebuild the whole table in one transaction."""
     started = _time.perf_counter()
     with uow_factory() as uow:
         s = uow.session
+        _tune(s)
         s.execute(text("DELETE FROM report_row"))
         result = s.execute(_statement(s.get_bind().dialect.name, False), {"now": now, **_policy_params(policy)})
         uow.commit()
@@ -277,6 +323,7 @@ def refresh_days(uow_factory: Callable, policy: ReportPolicy, days: Iterable[dat
     for start, end in day_runs(days):
         with uow_factory() as uow:
             s = uow.session
+            _tune(s)
             s.execute(text("DELETE FROM report_row WHERE day >= :start_day AND day < :end_day")
                       .bindparams(bindparam("start_day", type_=Date()), bindparam("end_day", type_=Date())),
                       {"start_day": start, "end_day": end})

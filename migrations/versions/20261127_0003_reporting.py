@@ -57,7 +57,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_report_row_day', ['day'], unique=False)
 
     with op.batch_alter_table('action', schema=None) as batch_op:
-        batch_op.create_index('ix_action_report_attribution', ['dossier_id', 'sent_at'], unique=False)
+        batch_op.create_index('ix_action_report_attribution', ['dossier_id', 'sent_at', 'id'], unique=False)
         batch_op.create_index('ix_action_report_sending', ['sending_at'], unique=False)
         batch_op.create_index('ix_action_report_updated', ['updated_at'], unique=False)
 
@@ -65,7 +65,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_dossier_event_report_kind', ['kind', 'occurred_at'], unique=False)
 
     with op.batch_alter_table('enrolment', schema=None) as batch_op:
-        batch_op.create_index('ix_enrolment_report_dossier', ['dossier_id', 'enrolled_at'], unique=False)
+        batch_op.create_index('ix_enrolment_report_dossier', ['dossier_id', 'enrolled_at', 'id'], unique=False)
         batch_op.create_index('ix_enrolment_report_enrolled', ['enrolled_at'], unique=False)
 
     with op.batch_alter_table('payment', schema=None) as batch_op:

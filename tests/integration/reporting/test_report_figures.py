@@ -132,3 +132,18 @@ def test_an_empty_table_reports_zeros_and_undefined_rates(container):
     with container.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(ReportRow)) == 0
     assert D1  # the world's first day is a Monday in March 2026
+
+
+def test_a_campaign_launched_for_every_creditor_finds_each_action_s_creditor_through_its_dossier(container, world):
+    from sqlalchemy import update
+
+    from models.campaigns import Campaign
+
+    before = build_report(container.uow, by="creditor")
+    with container.uow() as uow:
+        uow.session.execute(update(Campaign).values(creditor_id=None))
+        uow.commit()
+    rebuild_all(container.uow, POLICY, now=at(d(10)))
+    after = build_report(container.uow, by="creditor")
+    assert [(ln.key, ln.sums) for ln in after.lines] == [(ln.key, ln.sums) for ln in before.lines]
+    assert after.lines[0].key == ("Banque Test",) and after.total["actions_attempted"] == 5
