@@ -22,6 +22,9 @@ campaign_app = typer.Typer(help="Campagnes : lancement, liste, pause, reprise, a
 app.add_typer(db_app, name="db")
 app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(campaign_app, name="campaign")
+from app.cli_report import report_app  # noqa: E402 - the reporting commands live in their own module
+
+app.add_typer(report_app, name="report")
 
 console = Console()
 err = Console(stderr=True)
@@ -444,6 +447,12 @@ def demo_cmd(
     console.rule("1. Import du portefeuille")
     import_cmd(portfolio, creditor="Banque Démo", mapping=None, rejects=workdir / "rejets.csv",
                as_of=start.isoformat(), as_json=False)
+    from decimal import Decimal
+
+    from services.mandates import set_mandate_terms
+
+    # The demo mandate: 15 % of collected sums and 5 EUR per file (the rentability table's fees).
+    set_mandate_terms(c.uow, "Banque Démo", commission_rate=Decimal("0.15"), fixed_fee_per_file=Decimal("5.00"))
     console.rule("2. Lancement de la campagne (challenger 30 %)")
     campaign_launch(name=f"demo-{start:%Y%m%d}", scenario="amiable-particulier", creditor="Banque Démo",
                     where="kind = person", challenger="amiable-particulier-appel:30",
@@ -470,6 +479,10 @@ def demo_cmd(
                       f"{files.pdf_path}")
     console.print(f"Tout ce que le bac à sable a envoyé est sous {Path(c.settings.outbox_dir).resolve()}/ "
                   f"({_time.perf_counter() - started:.0f} s).")
+    console.rule("5. Rentabilité")
+    from app.cli_report import print_demo_report
+
+    print_demo_report(c, f"demo-{start:%Y%m%d}")
 
 
 @app.command("serve")

@@ -45,6 +45,14 @@ class ReportingSettings(BaseSettings):
     report_lookback_days: int = Field(default=3, ge=0, le=366)
     report_dir: Path = Path("rapports")
 
+    def policy(self):
+        """What services.reporting_build needs from these settings (it takes no settings object)."""
+        from services.reporting_build import ReportPolicy
+
+        return ReportPolicy(attribution_days=self.report_attribution_days,
+                            minutes_per_attempt=self.call_minutes_per_attempt,
+                            cost_agent_minute=self.cost_agent_minute)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RELANCE_", env_file=".env", extra="ignore")

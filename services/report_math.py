@@ -27,7 +27,7 @@ experiments, Deng, Knoblich & Lu 2018): with residuals d_i = y_i - R x_i,
 computed from the sums n, Sx, Sy, Sxx, Syy, Sxy that one GROUP BY gives
 (sum(d^2) = Syy - 2 R Sxy + R^2 Sxx). The 95 % interval is R +/- 1.96 SE (the central limit
 theorem over dossiers: fine from a few hundred dossiers per variant; with fewer, read it as
-indicative). Two variants are independent samples, so the difference has
+indicative; its lower bound is clipped at 0). Two variants are independent samples, so the difference has
 SE = sqrt(SE_a^2 + SE_b^2) (Welch's unpooled form); it is significant at 5 % when its 95 %
 interval excludes 0, i.e. |z| > 1.96. The uplift is the relative difference
 (R_challenger - R_champion) / R_champion.
@@ -126,7 +126,8 @@ def ratio_estimate(s: VariantSums, z: float = Z_95) -> RatioEstimate:
         return RatioEstimate(s.variant, s.n, rate, None, None, None)
     residual_ss = max(s.syy - 2 * rate * s.sxy + rate * rate * s.sxx, 0.0)  # rounding may dip below 0
     se = math.sqrt(s.n / (s.n - 1) * residual_ss / (s.sx * s.sx))
-    return RatioEstimate(s.variant, s.n, rate, se, rate - z * se, rate + z * se)
+    # A recovery rate cannot be negative: the lower bound is clipped at 0.
+    return RatioEstimate(s.variant, s.n, rate, se, max(rate - z * se, 0.0), rate + z * se)
 
 
 def compare(champion: RatioEstimate, challenger: RatioEstimate, z: float = Z_95) -> Comparison:
