@@ -13,6 +13,7 @@ from prefect.schedules import Cron
 
 from flows.hourly import relance_hourly
 from flows.relance_day import relance_day
+from flows.reporting import reporting
 from flows.scenario_flows import SCENARIO_FLOWS
 
 MORNING = Cron("0 9 * * 1-6", timezone="Europe/Paris")
@@ -23,6 +24,8 @@ def main() -> None:
     deployments.append(relance_hourly.to_deployment(name="relance-hourly",
                                                     schedule=Cron("15 8-20 * * 1-6", timezone="Europe/Paris")))
     deployments.append(relance_day.to_deployment(name="relance-day"))
+    deployments.append(reporting.to_deployment(name="relance-reporting",
+                                               schedule=Cron("30 1 * * *", timezone="Europe/Paris")))
     serve(*deployments)
 
 

@@ -366,3 +366,12 @@ def last_refresh(uow_factory: Callable) -> datetime | None:
 
     with uow_factory() as uow:
         return uow.session.scalar(select(func.max(ReportRow.refreshed_at)))
+
+
+def refresh_recent(uow_factory: Callable, policy: ReportPolicy, *, since: datetime, today: date,
+                   lookback_days: int, now: datetime) -> RefreshReport:
+    """The nightly refresh: every day changed since `since`, plus the last `lookback_days` days up to
+    `today` (today included)."""
+    days = changed_days(uow_factory, since=since)
+    days |= {today - timedelta(days=n) for n in range(lookback_days + 1)}
+    return refresh_days(uow_factory, policy, days, now=now)
