@@ -158,9 +158,11 @@ def print_report(report, variants, *, title: str) -> None:
 
     short = labels()["courts"]
     table = Table(title=title)
-    cols = [(short["line"], None)] + [(short[k], k) for k in (
-        "dossiers", "amount_placed", "actions_sent", "call_attempts", "promises_made", "collected", "cost",
-        "fees_earned", "recovery_rate", "right_party_contact_rate", "cost_to_collect", "rentability")]
+    keys = (("dossiers", "amount_placed", "actions_sent", "call_attempts", "promises_made", "collected", "cost",
+             "fees_earned", "recovery_rate", "right_party_contact_rate", "cost_to_collect", "rentability")
+            if console.width >= 140 else  # a narrow terminal gets the essentials
+            ("dossiers", "amount_placed", "actions_sent", "collected", "cost", "recovery_rate", "rentability"))
+    cols = [(short["line"], None)] + [(short[k], k) for k in keys]
     for name, _ in cols:
         table.add_column(name, justify="left" if _ is None else "right", overflow="fold")
     for line in [*report.lines, report.total]:
@@ -186,18 +188,24 @@ def print_variants(variants) -> None:
     from services.report_export import value_label
     from services.report_html import pct, points
 
+    from babel.numbers import format_decimal
+
+    wide = console.width >= 140
     table = Table(title="Champion / challenger (taux de recouvrement, IC 95 %, méthode delta)")
-    for col in ("Variante", "Scénario", "Dossiers", "Confié", "Encaissé", "Taux", "IC 95 %", "Écart", "Gain relatif",
-                "Significatif"):
-        table.add_column(col, justify="right")
+    cols = ("Variante", "Scénario", "Dossiers", "Confié", "Encaissé", "Taux", "IC 95 %", "Écart", "Gain relatif",
+            "Significatif")
+    shown = [i for i, _ in enumerate(cols) if wide or cols[i] not in ("Scénario", "Confié", "Encaissé")]
+    for i in shown:
+        table.add_column(cols[i], justify="right")
     for v in variants:
         e, c = v.estimate, v.comparison
         ci = f"{pct(e.low)} – {pct(e.high)}" if e.low is not None else "—"
         sig = "" if c is None else ("oui" if c.significant else "non") + (
-            f" (p = {c.p_value:.3f})" if c.p_value is not None else "")
-        table.add_row(value_label(e.variant, "variant"), v.scenario or "", str(e.dossiers), money(v.placed),
-                      money(v.collected), pct(e.rate), ci, points(c.difference) if c else "référence",
-                      pct(c.uplift, 1) if c else "", sig)
+            f" (p = {format_decimal(round(c.p_value, 3), '0.000', locale='fr_FR')})" if c.p_value is not None else "")
+        cells = (value_label(e.variant, "variant"), v.scenario or "", str(e.dossiers), money(v.placed),
+                 money(v.collected), pct(e.rate), ci, points(c.difference) if c else "référence",
+                 pct(c.uplift, 1) if c else "", sig)
+        table.add_row(*(cells[i] for i in shown))
     console.print(table)
 
 
