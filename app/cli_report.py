@@ -102,6 +102,10 @@ def report_cmd(
             print(text, end="" if text.endswith("\n") else "\n")
         return
     print_report(report, variants, title=_title(campaign, by, start, end))
+    from services.reporting_build import last_refresh
+
+    if last_refresh(c.uow) is None:
+        err.print("La table de rentabilité est vide : lancez « relance report refresh --full ».")
 
 
 @report_app.command("refresh")
@@ -110,7 +114,7 @@ def refresh_cmd(
     day: Annotated[Optional[list[str]], typer.Option("--day", help="Un jour à reconstruire (répétable).")] = None,
 ):
     """Met à jour la table de rentabilité (par défaut : les jours modifiés depuis la dernière mise à jour)."""
-    from services.reporting_build import last_refresh, rebuild_all, refresh_days, refresh_recent
+    from services.reporting_build import rebuild_all, refresh_days, refresh_nightly
 
     c = _container()
     now = datetime.now(timezone.utc)
@@ -120,10 +124,7 @@ def refresh_cmd(
     elif day:
         report = refresh_days(c.uow, policy, [_day(d, "--day") for d in day], now=now)
     else:
-        from datetime import timedelta
-
-        report = refresh_recent(c.uow, policy, since=last_refresh(c.uow) or now - timedelta(days=1),
-                                today=now.date(), lookback_days=c.settings.reporting.report_lookback_days, now=now)
+        report = refresh_nightly(c.uow, policy, now=now, lookback_days=c.settings.reporting.report_lookback_days)
     what = "table entière" if report.days is None else f"{len(report.days)} jour(s)"
     console.print(f"Rentabilité mise à jour ({what}) : {report.rows} lignes en {report.seconds:.1f} s.")
 

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -20,7 +20,7 @@ from flows.runtime import container
 
 @task(name="refresh-reporting", cache_policy=NO_CACHE, retries=2, retry_condition_fn=_retryable)
 def refresh_task(full: bool, days: list[date] | None, now: datetime) -> dict:
-    from services.reporting_build import last_refresh, rebuild_all, refresh_days, refresh_recent
+    from services.reporting_build import rebuild_all, refresh_days, refresh_nightly
 
     c = container()
     policy = c.settings.reporting.policy()
@@ -29,9 +29,7 @@ def refresh_task(full: bool, days: list[date] | None, now: datetime) -> dict:
     elif days:
         report = refresh_days(c.uow, policy, days, now=now)
     else:
-        since = last_refresh(c.uow) or now - timedelta(days=1)
-        report = refresh_recent(c.uow, policy, since=since, today=now.date(),
-                                lookback_days=c.settings.reporting.report_lookback_days, now=now)
+        report = refresh_nightly(c.uow, policy, now=now, lookback_days=c.settings.reporting.report_lookback_days)
     return {"days": None if report.days is None else [d.isoformat() for d in report.days],
             "rows": report.rows, "seconds": round(report.seconds, 2)}
 

@@ -375,3 +375,14 @@ def refresh_recent(uow_factory: Callable, policy: ReportPolicy, *, since: dateti
     days = changed_days(uow_factory, since=since)
     days |= {today - timedelta(days=n) for n in range(lookback_days + 1)}
     return refresh_days(uow_factory, policy, days, now=now)
+
+
+def refresh_nightly(uow_factory: Callable, policy: ReportPolicy, *, now: datetime,
+                    lookback_days: int) -> RefreshReport:
+    """What changed since the last refresh, plus the last days. A last refresh in the future (a
+    simulation's clock ran ahead) or none at all counts as "a day ago"."""
+    since = last_refresh(uow_factory)
+    if since is None or since > now:
+        since = now - timedelta(days=1)
+    return refresh_recent(uow_factory, policy, since=since, today=now.astimezone(timezone.utc).date(),
+                          lookback_days=lookback_days, now=now)

@@ -82,3 +82,16 @@ def test_a_reversed_payment_leaves_the_day_it_was_received(container):
     assert _days(container)[d(2)]["collected"] == Decimal("0.00")
     assert build_report(container.uow).total["collected"] == Decimal("800.00")
     assert since + timedelta(0) == at(d(10), 23)
+
+
+def test_a_last_refresh_in_the_future_does_not_blind_the_nightly_refresh(container):
+    from services.reporting_build import refresh_nightly
+
+    w = build_world(container)
+    rebuild_all(container.uow, POLICY, now=at(d(60)))  # a simulation ran its clock ahead
+    with container.uow() as uow:
+        add_payment(uow.session, "today", w.dossiers["B"], "40.00", d(11), created=at(d(11), 8))
+        uow.commit()
+    report = refresh_nightly(container.uow, POLICY, now=at(d(11), 23), lookback_days=0)
+    assert report.days == [d(11)]
+    assert _days(container)[d(11)]["collected"] == Decimal("40.00")
