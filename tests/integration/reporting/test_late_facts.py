@@ -63,7 +63,7 @@ def test_a_payment_imported_late_lands_on_the_day_it_was_received(container):
 
 
 def test_a_reversed_payment_leaves_the_day_it_was_received(container):
-    from services.payments import PAYMENT_KIND  # noqa: F401 - the kinds the books use
+    from services.payments import REVERSAL_KIND
     from models.ledger import JournalEntry
     from models.enums import PaymentStatus
     from models.payments import Payment
@@ -73,7 +73,7 @@ def test_a_reversed_payment_leaves_the_day_it_was_received(container):
     with container.uow() as uow:  # p1 (200.00, received D2) bounces; its reversal is booked on D11
         p1 = uow.session.scalar(select(Payment).where(Payment.external_id == "p1"))
         p1.status = PaymentStatus.REVERSED
-        uow.session.add(JournalEntry(posted_on=d(11), kind="reversal", dossier_id=p1.dossier_id,
+        uow.session.add(JournalEntry(posted_on=d(11), kind=REVERSAL_KIND, dossier_id=p1.dossier_id,
                                      reference=str(p1.id), data={}, created_at=at(d(11), 9)))
         uow.commit()
     since = last_refresh(container.uow)
