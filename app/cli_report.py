@@ -144,7 +144,9 @@ def write_html(c, *, campaign: str | None, start: date | None, end: date | None,
 
     dashboard = build_dashboard(c.uow, campaign=campaign, start=start, end=end, as_of=datetime.now(timezone.utc))
     if output is None:
-        slug = campaign or "toutes-campagnes"
+        import re
+
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", campaign or "toutes-campagnes").strip("-") or "campagne"
         output = Path(c.settings.reporting.report_dir) / f"rapport-{slug}-{date.today():%Y%m%d}.html"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_dashboard(dashboard), encoding="utf-8")
