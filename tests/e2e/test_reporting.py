@@ -102,3 +102,40 @@ def test_the_console_table_and_a_clear_error_for_an_unknown_campaign(world):
     bad = _cli("report", "--campaign", "inconnue")
     assert bad.exit_code == 2 and "campagne inconnue" in bad.output
     assert _cli("report", "--format", "xlsx").exit_code == 2  # xlsx needs --output
+
+
+def test_refreshing_after_each_simulated_day_gives_the_table_a_full_rebuild_gives(prefect_harness, relance_env):
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from flows import runtime
+    from flows.simulation import simulate
+    from models.reporting import ReportRow
+    from services.campaigns import launch_campaign
+    from services.portfolio_import import import_portfolio
+    from services.reporting import build_report
+    from services.reporting_build import MEASURES, rebuild_all
+    from services.synthetic_portfolio import write_portfolio
+
+    c = runtime.container()
+    start = date(2026, 3, 2)
+    path = write_portfolio(relance_env / "p.csv", 60, seed=3, as_of=start)
+    import_portfolio(c.uow, path, creditor="Banque E2E", as_of=start, rejects_path=relance_env / "r.csv")
+    launch_campaign(c.uow, runtime.catalogue(), name="sim", scenario="amiable-particulier",
+                    now=datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Europe/Paris")), where="kind = person",
+                    challenger="amiable-particulier-appel", challenger_percent=30)
+    simulate(start=start, days=12, seed=3)
+
+    def snapshot():
+        cols = [ReportRow.day, ReportRow.creditor_id, ReportRow.campaign_id, ReportRow.scenario, ReportRow.step,
+                ReportRow.channel, ReportRow.variant, *(getattr(ReportRow, m) for m in MEASURES)]
+        with c.uow() as uow:
+            return sorted(tuple(r) for r in uow.session.execute(select(*cols)).all())
+
+    incremental = snapshot()
+    total = build_report(c.uow, campaign="sim").total
+    assert total["actions_sent"] > 0 and total["call_attempts"] > 0 and total["collected"] > 0, total.sums
+    rebuild_all(c.uow, c.settings.reporting.policy(), now=datetime(2026, 3, 20, tzinfo=ZoneInfo("UTC")))
+    assert incremental == snapshot()
