@@ -58,7 +58,7 @@ def _load(engine, actions: int, payments: int) -> dict[str, float]:
             FROM generate_series(1, :dossiers) g"""),
         ("dossiers", """INSERT INTO dossier (id, creditor_id, debtor_id, external_ref, status, placed_on, amount_placed,
                 created_at, updated_at)
-            SELECT g, 1 + g % 10, g, 'R' || g, 'active', :start, 50 + (g * 7919) % 4950, now(), now()
+            SELECT g, 1 + g % 10, g, 'R' || g, 'active', :start, 50 + (g::bigint * 7919) % 4950, now(), now()
             FROM generate_series(1, :dossiers) g"""),
         ("enrolments", """INSERT INTO enrolment (id, campaign_id, dossier_id, debtor_id, variant, active, scenario,
                 anchor_on, next_step, occurrence, cycle, status, cycles, enrolled_at, updated_at)
