@@ -30,8 +30,10 @@ def _register_command_groups() -> None:
     helpers exist, since those modules use them."""
     from app import cli_ops
     from app.cli_remit import register as register_remit
+    from app.cli_report import report_app
     from app.cli_templates import template_app
 
+    app.add_typer(report_app, name="report")
     app.add_typer(template_app, name="template")
     register_remit(app)
     cli_ops.register(app)  # archive, purge, export-subject, dossier, doctor
@@ -457,6 +459,12 @@ def demo_cmd(
     console.rule("1. Import du portefeuille")
     import_cmd(portfolio, creditor="Banque Démo", mapping=None, rejects=workdir / "rejets.csv",
                as_of=start.isoformat(), as_json=False)
+    from decimal import Decimal
+
+    from services.mandates import set_mandate_terms
+
+    # The demo mandate: 15 % of collected sums and 5 EUR per file (the rentability table's fees).
+    set_mandate_terms(c.uow, "Banque Démo", commission_rate=Decimal("0.15"), fixed_fee_per_file=Decimal("5.00"))
     console.rule("2. Lancement de la campagne (challenger 30 %)")
     campaign_launch(name=f"demo-{start:%Y%m%d}", scenario="amiable-particulier", creditor="Banque Démo",
                     where="kind = person", challenger="amiable-particulier-appel:30",
@@ -483,6 +491,10 @@ def demo_cmd(
                       f"{files.pdf_path}")
     console.print(f"Tout ce que le bac à sable a envoyé est sous {Path(c.settings.outbox_dir).resolve()}/ "
                   f"({_time.perf_counter() - started:.0f} s).")
+    console.rule("5. Rentabilité")
+    from app.cli_report import print_demo_report
+
+    print_demo_report(c, f"demo-{start:%Y%m%d}")
 
 
 @app.command("serve")

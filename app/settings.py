@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -33,6 +34,30 @@ class OfficeSettings(BaseSettings):
     fees_bic: str | None = "BNPAFRPP"
 
 
+class ReportingSettings(BaseSettings):
+    """The reporting table: unit costs the outbox does not record, attribution, refresh."""
+
+    model_config = SettingsConfigDict(env_prefix="RELANCE_", env_file=".env", extra="ignore")
+
+    # Agent time (message costs are recorded per action by the dispatcher, RELANCE_COST_SMS_SEGMENT...).
+    cost_agent_minute: Decimal = Field(default=Decimal("0.60"), ge=0)
+    # Minutes per call attempt when the call outcome does not carry its duration.
+    call_minutes_per_attempt: Decimal = Field(default=Decimal("3"), ge=0)
+    # Money, promises and plans go to the last action sent to the dossier within this many days.
+    report_attribution_days: int = Field(default=30, ge=0, le=366)
+    # The nightly refresh rebuilds these last days, plus every day something changed since.
+    report_lookback_days: int = Field(default=3, ge=0, le=366)
+    report_dir: Path = Path("rapports")
+
+    def policy(self):
+        """What services.reporting_build needs from these settings (it takes no settings object)."""
+        from services.reporting_build import ReportPolicy
+
+        return ReportPolicy(attribution_days=self.report_attribution_days,
+                            minutes_per_attempt=self.call_minutes_per_attempt,
+                            cost_agent_minute=self.cost_agent_minute)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RELANCE_", env_file=".env", extra="ignore")
 
@@ -57,6 +82,7 @@ class Settings(BaseSettings):
     global_rate_limit_step: int = Field(default=10, ge=1, le=1000)  # slots taken at a time
     office: OfficeSettings = Field(default_factory=OfficeSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
+    reporting: ReportingSettings = Field(default_factory=ReportingSettings)
 
 
 def load_settings(**overrides) -> Settings:

@@ -14,6 +14,7 @@ from prefect.schedules import Cron
 from flows.hourly import relance_hourly
 from flows.relance_day import relance_day
 from flows.relance_shards import relance_day_shard
+from flows.reporting import reporting
 from flows.scenario_flows import SCENARIO_FLOWS
 
 MORNING = Cron("0 9 * * 1-6", timezone="Europe/Paris")
@@ -26,6 +27,8 @@ def main() -> None:
     deployments.append(relance_day.to_deployment(name="relance-day"))
     # Started by a sharded day (relance_day(shards=N)) through run_deployment; no schedule.
     deployments.append(relance_day_shard.to_deployment(name="relance-day-shard"))
+    deployments.append(reporting.to_deployment(name="relance-reporting",
+                                               schedule=Cron("30 1 * * *", timezone="Europe/Paris")))
     serve(*deployments)
 
 

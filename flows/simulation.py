@@ -11,6 +11,7 @@ from prefect.artifacts import create_table_artifact
 
 from flows import runtime
 from flows.relance_day import DayParameters, run_day, summary_rows
+from flows.reporting import refresh_simulated_day
 
 
 @flow(name="relance-simulation")
@@ -40,6 +41,7 @@ def simulate(start: date, days: int, seed: int = 7) -> dict:
             current["day"] = day
             summary = run_day(DayParameters(as_of=sim.day_start(day)))
             sim.after_relance(day)
+            refresh_simulated_day(day, sim.day_start(day) + timedelta(hours=12))  # the nightly reporting
             rows = {r["count"]: r["value"] for r in summary_rows(summary)}
             sim.report.per_day.append({"day": day.isoformat(), **rows})
             log.info("day %s: %s", day, rows)

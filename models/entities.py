@@ -9,9 +9,10 @@ from models.outbox import Action, CallTask
 from models.parties import ContactPoint, Creditor, Debtor
 from models.payments import Payment
 from models.remittance import Remittance, RemittanceItem
+from models.reporting import ReportRow
 
 __all__ = [
     "Action", "CallTask", "Campaign", "Enrolment", "Installment", "Payment", "PaymentPlan", "Promise",
     "Claim", "ContactPoint", "Creditor", "Debtor", "Dossier", "DossierEvent", "ImportRun",
-    "JournalEntry", "LedgerLine", "Remittance", "RemittanceItem",
+    "JournalEntry", "LedgerLine", "Remittance", "RemittanceItem", "ReportRow",
 ]
