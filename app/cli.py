@@ -23,6 +23,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(campaign_app, name="campaign")
 
+from app.cli_users import user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+
 console = Console()
 err = Console(stderr=True)
 

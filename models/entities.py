@@ -1,5 +1,6 @@
 """Every SQLAlchemy entity, imported together so that the metadata knows all tables."""
 
+from models.accounts import AuditEntry, LoginFailure, User, UserCreditor
 from models.agreements import Installment, PaymentPlan, Promise
 from models.campaigns import Campaign, Enrolment
 from models.dossiers import Claim, Dossier, DossierEvent
@@ -12,5 +13,5 @@ from models.payments import Payment
 __all__ = [
     "Action", "CallTask", "Campaign", "Enrolment", "Installment", "Payment", "PaymentPlan", "Promise",
     "Claim", "ContactPoint", "Creditor", "Debtor", "Dossier", "DossierEvent", "ImportRun",
-    "JournalEntry", "LedgerLine",
+    "JournalEntry", "LedgerLine", "AuditEntry", "LoginFailure", "User", "UserCreditor",
 ]
