@@ -131,5 +131,13 @@ def audit(session, *, actor: str, action: str, now: datetime, target: str | None
     session.add(AuditEntry(at=now, actor=actor, action=action, target=target, data=data or {}))
 
 
+def record_audit(uow_factory, *, actor: str, action: str, now: datetime, target: str | None = None,
+                 data: dict | None = None) -> None:
+    """The audit entry of a write made by a service that commits on its own (import, campaigns)."""
+    with uow_factory() as uow:
+        audit(uow.session, actor=actor, action=action, now=now, target=target, data=data)
+        uow.commit()
+
+
 def allowed(principal: Principal, creditor_id: int) -> bool:
     return principal.creditor_ids is None or creditor_id in principal.creditor_ids

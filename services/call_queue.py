@@ -105,6 +105,7 @@ def claim_next(uow, agent: Principal, now: datetime, *, lease: timedelta = DEFAU
             continue
         task.status, task.leased_by, task.lease_until = CallTaskStatus.CLAIMED, agent.name, now + lease
         task.updated_at = now
+        audit(s, actor=agent.name, action="call.claim", target=f"call_task:{task.id}", now=now)
         uow.commit()
         log.info("call task %s claimed by user %s", task.id, agent.id)
         return ClaimedTask(task.id, task.dossier_id, task.kind, task.script, task.lease_until)

@@ -1,4 +1,5 @@
-"""The web application: provider webhooks, the unsubscribe page and a health check.
+"""The web application: the console (agents and managers), provider webhooks, the unsubscribe
+page and a health check.
 
     create_app(container, *, clock=None) -> FastAPI
 
@@ -14,6 +15,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from app.bootstrap import Container
+from app.web.console import install as install_console
 from app.web.webhooks import webhook_router
 
 
@@ -22,4 +24,5 @@ def create_app(container: Container, *, clock: Callable[[], datetime] | None = N
     app.state.container = container
     app.state.clock = clock
     app.include_router(webhook_router(container.settings.channels))
+    install_console(app, container, clock)
     return app
