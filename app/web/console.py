@@ -9,6 +9,7 @@ live in app/web/webhooks.py, outside this router, and need none.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -34,7 +35,14 @@ log = logging.getLogger(__name__)
 
 PARIS = ZoneInfo("Europe/Paris")
 PAGES = REPO_ROOT / "templates" / "web"
-_markdown = MarkdownIt("commonmark", {"html": False})
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def _script_html(text: str | None) -> Markup:
+    """A Markdown call script as HTML (raw HTML in the source is escaped), its headings moved
+    below the page's own (h1 -> h3)."""
+    html = _markdown.render(text or "")
+    return Markup(re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m[1]}h{int(m[2]) + 2}>", html))
 
 
 class Denied(Exception):
@@ -47,7 +55,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(money=money, date_fr=date_fr, date_short=date_short, phone_fr=phone_fr,
                        datetime_fr=lambda v: v.astimezone(PARIS).strftime("%d/%m/%Y %H:%M") if v else "",
-                       markdown=lambda text: Markup(_markdown.render(text or "")))
+                       markdown=_script_html)
     return env
 
 
