@@ -102,10 +102,10 @@ class CallTask(Base):
     updated_at: Mapped[datetime]
 
 
-# The call queue's claim (services/call_queue.py) reads open tasks in queue order (priority
-# first, then age), and claimed tasks by lease end to take back expired leases: both partial,
-# so they hold only the live part of the queue.
-Index("ix_call_task_claim", CallTask.priority.desc(), CallTask.due_at,
+# The call queue's claim (services/call_queue.py) seeks open tasks in queue order (priority,
+# then calling window, then age), and claimed tasks by lease end to take back expired leases:
+# both partial, so they hold only the live part of the queue.
+Index("ix_call_task_claim", CallTask.priority.desc(), CallTask.window_end, CallTask.due_at,
       postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'"))
 Index("ix_call_task_lease", CallTask.lease_until,
       postgresql_where=text("status = 'claimed'"), sqlite_where=text("status = 'claimed'"))

@@ -6,7 +6,8 @@
 - SQLite: the claim runs in a `BEGIN IMMEDIATE` transaction (the database's single writer lock,
   held for a few milliseconds), so two claims never interleave.
 Queue order: priority (higher first), then the calling window (a task whose window is open now
-before one whose window has passed), then age (oldest due first). Only tasks already due
+before one whose window has passed; among open windows, the one closing soonest first), then age
+(oldest due first). Only tasks already due
 (`due_at <= now`: the planner put them within the contact policy's hours) are handed out. A task
 whose lease expired goes back to the queue with its place. A dossier suspended or closed since the
 task was planned, or a number the debtor opted out of calls on, cancels the task instead.
@@ -20,12 +21,13 @@ switches to plan follow-up, a dispute suspends the dossier, a callback creates a
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from models.campaigns import Enrolment
 from models.dossiers import Dossier, DossierEvent
@@ -112,6 +114,14 @@ def claim_next(uow, agent: Principal, now: datetime, *, lease: timedelta = DEFAU
 
 
 def _pick(s, agent: Principal, now: datetime, pg: bool) -> CallTask | None:
+    """The next task in queue order, locked (PostgreSQL) or under the write lock (SQLite).
+
+    Each query below is one seek in the partial index (priority DESC, window_end, due_at) of open
+    tasks, so a claim costs the same with a thousand tasks or a million: per priority level, from
+    the highest, the task whose window is open and closes soonest, else one without a window,
+    else the one whose window passed first. Priority levels are found by a loose index scan."""
+    _take_back_expired(s, now, pg)
+
     def locked(q):
         return q.with_for_update(skip_locked=True) if pg else q
 
@@ -121,28 +131,44 @@ def _pick(s, agent: Principal, now: datetime, pg: bool) -> CallTask | None:
         return q.where(CallTask.dossier_id.in_(
             select(Dossier.id).where(Dossier.creditor_id.in_(sorted(agent.creditor_ids)))))
 
-    order = (CallTask.priority.desc(), CallTask.due_at, CallTask.id)
-    due_open = scoped(select(CallTask).where(CallTask.status == CallTaskStatus.OPEN, CallTask.due_at <= now))
-    in_window = s.scalar(locked(due_open.where(or_(CallTask.window_end.is_(None), CallTask.window_end > now))
-                                .order_by(*order).limit(1)))
-    # A task past its window comes after the open ones of its priority, but before lower priorities;
-    # bounded by the priority found so that the index scan stops early.
-    past_window = due_open.where(CallTask.window_end <= now)
-    if in_window is not None:
-        past_window = past_window.where(CallTask.priority > in_window.priority)
-    past = s.scalar(locked(past_window.order_by(*order).limit(1)))
-    expired = s.scalar(locked(scoped(select(CallTask).where(
-        CallTask.status == CallTaskStatus.CLAIMED, CallTask.lease_until < now, CallTask.due_at <= now))
-        .order_by(*order).limit(1)))
-    found = [t for t in (in_window, past, expired) if t is not None]
-    if not found:
-        return None
+    due = scoped(select(CallTask).where(CallTask.status == CallTaskStatus.OPEN, CallTask.due_at <= now))
+    for priority in _priority_levels(s):
+        at = due.where(CallTask.priority == priority)
+        for q in (at.where(CallTask.window_end > now).order_by(CallTask.window_end, CallTask.due_at),
+                  at.where(CallTask.window_end.is_(None)).order_by(CallTask.due_at),
+                  at.where(CallTask.window_end <= now).order_by(CallTask.window_end, CallTask.due_at)):
+            task = s.scalar(locked(q.limit(1)))
+            if task is not None:
+                return task
+    return None
 
-    def rank(t: CallTask):
-        window_open = t.window_end is None or t.window_end > now
-        return (-t.priority, not window_open, t.due_at, t.id)
 
-    return min(found, key=rank)
+def _priority_levels(s) -> Iterator[int]:
+    """The distinct priorities of open tasks, highest first, found lazily: one index seek per
+    level (a handful) rather than a scan of the queue."""
+    below = None
+    while True:
+        # The id too: a plain index scan marks the entries of claimed tasks' old row versions
+        # dead as it passes them (an index-only scan would fetch them again on every claim).
+        q = select(CallTask.priority, CallTask.id).where(CallTask.status == CallTaskStatus.OPEN)
+        if below is not None:
+            q = q.where(CallTask.priority < below)
+        row = s.execute(q.order_by(CallTask.priority.desc()).limit(1)).first()
+        if row is None:
+            return
+        below = row.priority
+        yield below
+
+
+def _take_back_expired(s, now: datetime, pg: bool) -> None:
+    """Leases that ran out: the tasks go back to the queue, with their place (due time kept)."""
+    q = select(CallTask.id).where(CallTask.status == CallTaskStatus.CLAIMED, CallTask.lease_until < now).limit(100)
+    ids = list(s.scalars(q.with_for_update(skip_locked=True) if pg else q))
+    if ids:
+        s.execute(update(CallTask).where(CallTask.id.in_(ids), CallTask.status == CallTaskStatus.CLAIMED)
+                  .values(status=CallTaskStatus.OPEN, leased_by=None, lease_until=None, updated_at=now)
+                  .execution_options(synchronize_session=False))
+        log.info("%s expired call task leases taken back", len(ids))
 
 
 def _no_longer_callable(s, task: CallTask, dossier: Dossier) -> bool:
