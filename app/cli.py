@@ -481,7 +481,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Adresse d'écoute.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port d'écoute.")] = 8000,
 ):
-    """Webhooks des fournisseurs et page de désinscription (derrière le proxy TLS)."""
+    """Console des agents et des managers, webhooks des fournisseurs, page de désinscription (derrière le proxy TLS)."""
     from app.serve import serve
 
     serve(host, port)

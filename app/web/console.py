@@ -206,8 +206,10 @@ def console_router(container, clock=None) -> APIRouter:
         await c.form(request)
         session = c.session(request)
         if session.uid is not None:
-            accounts.record_audit(container.uow, actor=str(session.uid), action="logout", now=c.clock(),
-                                  target=f"user:{session.uid}")
+            with container.uow() as uow:
+                user = accounts.principal_of(uow.session, session.uid)
+            accounts.record_audit(container.uow, actor=user.name if user else str(session.uid), action="logout",
+                                  now=c.clock(), target=f"user:{session.uid}")
         return c.redirect("/connexion", c.signer.new())
 
     # --- agent ---------------------------------------------------------------------------------
