@@ -58,7 +58,7 @@ def seed(url: str, tasks: int, dossiers: int, workdir: Path) -> float:
                    :now - make_interval(secs => (g * 7919 % 28800)) + case when g % 50 = 7 then interval '2 hours' else interval '0' end,
                    :now - make_interval(secs => (g * 7919 % 28800)) + interval '3 hours',
                    'open', 0, :now, :now
-            from generate_series(1, :n) g
+            from generate_series(1::bigint, :n) g
             join (select id, debtor_id, row_number() over (order by id) - 1 as rn from dossier) d
               on d.rn = g % :dossiers
         """), {"now": NOW, "n": tasks, "dossiers": dossiers})
