@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -238,5 +237,3 @@ def script_context(session, dossier_id: int, *, as_of: date, office, rates) -> d
         context["plan"] = dict(plans[dossier_id])
     return context
 
-
-ZERO = Decimal("0.00")

@@ -25,7 +25,6 @@ from markupsafe import Markup
 from app.settings import REPO_ROOT
 from app.web.security import COOKIE, Session, SessionSigner
 from channels.templating import date_fr, date_short, money, phone_fr
-from models.accounts import Role
 from models.dates import DateParseError, parse_date
 from models.enums import CampaignStatus
 from services import accounts, call_queue, console_views

@@ -4,7 +4,6 @@ and the pages agents and managers use."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
