@@ -111,7 +111,11 @@ def agents_process(url: str, agents: int, claims: int, out: Path) -> None:
     with ThreadPoolExecutor(agents) as pool:
         results = list(pool.map(work, range(agents)))
     elapsed = time.perf_counter() - t0
-    out.write_text(json.dumps({"elapsed": elapsed, "ids": [r[0] for r in results],
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.write_text(json.dumps({"elapsed": elapsed, "cpu": usage.ru_utime + usage.ru_stime,
+                               "ids": [r[0] for r in results],
                                "latencies": [x for r in results for x in r[1]]}))
     engine.dispose()
 
@@ -162,7 +166,8 @@ def main() -> None:
           f"(seeded in {seeded:.1f}s; agents process {wall:.1f}s wall)")
     print(f"  claim latency ms : p50 {pct(lat, 50):6.1f}  p95 {pct(lat, 95):6.1f}  p99 {pct(lat, 99):6.1f}  "
           f"max {max(lat):6.1f}")
-    print(f"  throughput       : {len(ids) / result['elapsed']:,.0f} claims/s")
+    print(f"  throughput       : {len(ids) / result['elapsed']:,.0f} claims/s "
+          f"(agents process CPU {result['cpu']:.1f} s over {result['elapsed']:.1f} s of claiming)")
     print(f"  claimed twice    : {duplicates} (agents' answers); rows claimed in the database: {len(owners):,}, "
           f"owner mismatches: {mismatched}")
     print(f"  peak memory      : {peak_rss_mib():.0f} MiB (this process)")

@@ -27,8 +27,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
+from models.accounts import AuditEntry
 from models.campaigns import Enrolment
 from models.dossiers import Dossier, DossierEvent
 from models.enums import CallTaskStatus, ContactKind, DossierStatus, EventKind
@@ -87,7 +88,8 @@ class OutcomeInput:
 
 
 def claim_next(uow, agent: Principal, now: datetime, *, lease: timedelta = DEFAULT_LEASE) -> ClaimedTask | None:
-    """Lease the next task to `agent` and commit; None when the queue is empty for them."""
+    """Lease the next task to `agent` and commit; None when the queue is empty for them.
+    Core statements, not ORM objects: a claim is on every agent's critical path."""
     s = uow.session
     pg = s.get_bind().dialect.name == "postgresql"
     while True:
@@ -99,22 +101,28 @@ def claim_next(uow, agent: Principal, now: datetime, *, lease: timedelta = DEFAU
         if task is None:
             uow.commit()
             return None
-        dossier = s.get(Dossier, task.dossier_id)
-        if _no_longer_callable(s, task, dossier):
-            task.status, task.outcome, task.updated_at = CallTaskStatus.CANCELLED, "not_callable", now
-            task.leased_by = task.lease_until = None
+        if _no_longer_callable(s, task):
+            s.execute(update(CallTask).where(CallTask.id == task.id).values(
+                status=CallTaskStatus.CANCELLED, outcome="not_callable", leased_by=None, lease_until=None,
+                updated_at=now))
             uow.commit()
             continue
-        task.status, task.leased_by, task.lease_until = CallTaskStatus.CLAIMED, agent.name, now + lease
-        task.updated_at = now
-        audit(s, actor=agent.name, action="call.claim", target=f"call_task:{task.id}", now=now)
+        until = now + lease
+        s.execute(update(CallTask).where(CallTask.id == task.id).values(
+            status=CallTaskStatus.CLAIMED, leased_by=agent.name, lease_until=until, updated_at=now))
+        s.execute(insert(AuditEntry).values(at=now, actor=agent.name, action="call.claim",
+                                            target=f"call_task:{task.id}", data={}))
         uow.commit()
         log.info("call task %s claimed by user %s", task.id, agent.id)
-        return ClaimedTask(task.id, task.dossier_id, task.kind, task.script, task.lease_until)
+        return ClaimedTask(task.id, task.dossier_id, task.kind, task.script, until)
 
 
-def _pick(s, agent: Principal, now: datetime, pg: bool) -> CallTask | None:
-    """The next task in queue order, locked (PostgreSQL) or under the write lock (SQLite).
+_CLAIM_COLUMNS = (CallTask.id, CallTask.dossier_id, CallTask.kind, CallTask.script, CallTask.phone_id)
+
+
+def _pick(s, agent: Principal, now: datetime, pg: bool):
+    """The next task in queue order (a row of _CLAIM_COLUMNS), locked (PostgreSQL) or under the
+    write lock (SQLite).
 
     Each query below is one seek in the partial index (priority DESC, window_end, due_at) of open
     tasks, so a claim costs the same with a thousand tasks or a million: per priority level, from
@@ -131,13 +139,13 @@ def _pick(s, agent: Principal, now: datetime, pg: bool) -> CallTask | None:
         return q.where(CallTask.dossier_id.in_(
             select(Dossier.id).where(Dossier.creditor_id.in_(sorted(agent.creditor_ids)))))
 
-    due = scoped(select(CallTask).where(CallTask.status == CallTaskStatus.OPEN, CallTask.due_at <= now))
+    due = scoped(select(*_CLAIM_COLUMNS).where(CallTask.status == CallTaskStatus.OPEN, CallTask.due_at <= now))
     for priority in _priority_levels(s):
         at = due.where(CallTask.priority == priority)
         for q in (at.where(CallTask.window_end > now).order_by(CallTask.window_end, CallTask.due_at),
                   at.where(CallTask.window_end.is_(None)).order_by(CallTask.due_at),
                   at.where(CallTask.window_end <= now).order_by(CallTask.window_end, CallTask.due_at)):
-            task = s.scalar(locked(q.limit(1)))
+            task = s.execute(locked(q.limit(1))).first()
             if task is not None:
                 return task
     return None
@@ -171,13 +179,14 @@ def _take_back_expired(s, now: datetime, pg: bool) -> None:
         log.info("%s expired call task leases taken back", len(ids))
 
 
-def _no_longer_callable(s, task: CallTask, dossier: Dossier) -> bool:
-    if dossier.status in (DossierStatus.CLOSED, DossierStatus.SUSPENDED):
-        return True
-    if task.phone_id is not None:
-        phone = s.get(ContactPoint, task.phone_id)
-        return phone is not None and phone.opt_out_call_at is not None
-    return False
+def _no_longer_callable(s, task) -> bool:
+    """The dossier was suspended or closed since the task was planned, or the debtor opted out
+    of calls on that number: one query."""
+    q = select(Dossier.status, ContactPoint.opt_out_call_at).select_from(Dossier).outerjoin(
+        ContactPoint, ContactPoint.id == task.phone_id).where(Dossier.id == task.dossier_id)
+    row = s.execute(q).first()
+    return row is None or row.status in (DossierStatus.CLOSED, DossierStatus.SUSPENDED) \
+        or row.opt_out_call_at is not None
 
 
 def release(uow, task_id: int, agent: Principal, now: datetime) -> None:
