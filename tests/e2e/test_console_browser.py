@@ -1,9 +1,11 @@
 """The console in a real browser: Debian's Chromium driven by Playwright against uvicorn on a
 loopback port, on a SQLite database built by the migrations. Screenshots of the main pages
-(1366x768) go to docs/screenshots/ for the README."""
+(1366x768) are taken on every run; with RELANCE_SCREENSHOTS=1 they replace those of
+docs/screenshots/ (the README's), otherwise they stay in the test's temporary folder."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -91,25 +93,30 @@ def _login(page, base: str, name: str) -> None:
     page.get_by_role("button", name="Se connecter").click()
 
 
-def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    return SHOTS if os.environ.get("RELANCE_SCREENSHOTS") == "1" else tmp_path / "screenshots"
 
 
-def test_an_agent_takes_the_next_call_records_a_promise_and_sees_the_scenario_wait(console, page):
+def _shot(page, folder: Path, name: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def test_an_agent_takes_the_next_call_records_a_promise_and_sees_the_scenario_wait(console, page, shots):
     from playwright.sync_api import expect
 
     base, cases, _ = console
     page.goto(f"{base}/connexion")
-    _shot(page, "connexion")
+    _shot(page, shots, "connexion")
     _login(page, base, "agent1")
     expect(page.get_by_role("button", name="Appel suivant")).to_be_visible()
-    _shot(page, "agent-accueil")
+    _shot(page, shots, "agent-accueil")
     page.get_by_role("button", name="Appel suivant").click()
     expect(page.locator("main h1")).to_contain_text("Dossier A-1")
     expect(page.locator("#scenario-nom")).to_have_text("amiable-particulier")
     expect(page.get_by_role("heading", name="Argumentaire")).to_be_visible()
-    _shot(page, "dossier-appel")
+    _shot(page, shots, "dossier-appel")
 
     page.get_by_label("Promesse :").check()
     page.locator("input[name=amount]").fill("400,00")
@@ -122,14 +129,14 @@ def test_an_agent_takes_the_next_call_records_a_promise_and_sees_the_scenario_wa
     # The campaign's scenario waits for the promised date: the promise follow-up runs meanwhile.
     expect(page.locator("#scenario-nom")).to_have_text("suivi-promesse")
     expect(page.locator("#statut-dossier")).to_contain_text("promesse en cours")
-    _shot(page, "dossier-promesse")
+    _shot(page, shots, "dossier-promesse")
 
     page.goto(f"{base}/")
     page.get_by_role("button", name="Appel suivant").click()
     expect(page.get_by_role("status")).to_contain_text("Aucun appel")
 
 
-def test_a_manager_imports_a_portfolio_with_a_bad_row_then_launches_a_campaign(console, page):
+def test_a_manager_imports_a_portfolio_with_a_bad_row_then_launches_a_campaign(console, page, shots):
     from playwright.sync_api import expect
 
     from tests.integration.dispatch.support import HEADER
@@ -145,17 +152,17 @@ def test_a_manager_imports_a_portfolio_with_a_bad_row_then_launches_a_campaign(c
 
     _login(page, base, "chef")
     expect(page.get_by_role("heading", name="Tableau de bord")).to_be_visible()
-    _shot(page, "gestion-tableau-de-bord")
+    _shot(page, shots, "gestion-tableau-de-bord")
     page.get_by_role("link", name="Import").click()
     page.get_by_label("Créancier (mandant)").fill("Énergie Sud")
     page.locator("input[type=file]").set_input_files(str(upload))
     page.get_by_role("button", name="Aperçu").click()
     expect(page.locator("#correspondance")).to_contain_text("montant_principal")
-    _shot(page, "import-apercu")
+    _shot(page, shots, "import-apercu")
     page.get_by_role("button", name="Importer").click()
     expect(page.locator("#crees")).to_have_text("2")
     expect(page.locator("#rejetees")).to_have_text("1")
-    _shot(page, "import-resultat")
+    _shot(page, shots, "import-resultat")
     with page.expect_download() as download:
         page.get_by_role("link", name="Télécharger les lignes rejetées").click()
     rejected = Path(download.value.path()).read_text(encoding="utf-8")
@@ -169,7 +176,7 @@ def test_a_manager_imports_a_portfolio_with_a_bad_row_then_launches_a_campaign(c
     form.get_by_role("button", name="Lancer").click()
     expect(page.get_by_role("status")).to_contain_text("2 dossier(s) inscrit(s)")
     expect(page.locator("#campagnes")).to_contain_text("Énergie Sud – décembre")
-    _shot(page, "campagnes")
+    _shot(page, shots, "campagnes")
     page.goto(f"{base}/gestion/modeles?nom=sms/relance_solde")
     expect(page.locator("#apercu")).to_contain_text("segment")
-    _shot(page, "modeles")
+    _shot(page, shots, "modeles")
