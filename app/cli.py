@@ -32,7 +32,9 @@ def _register_command_groups() -> None:
     from app.cli_remit import register as register_remit
     from app.cli_report import report_app
     from app.cli_templates import template_app
+    from app.cli_users import user_app
 
+    app.add_typer(user_app, name="user")
     app.add_typer(report_app, name="report")
     app.add_typer(template_app, name="template")
     register_remit(app)
@@ -502,7 +504,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Adresse d'écoute.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port d'écoute.")] = 8000,
 ):
-    """Webhooks des fournisseurs et page de désinscription (derrière le proxy TLS)."""
+    """Console des agents et des managers, webhooks des fournisseurs, page de désinscription (derrière le proxy TLS)."""
     from app.serve import serve
 
     serve(host, port)

@@ -1,7 +1,9 @@
-"""`relance serve`: the web application (webhooks, unsubscribe page) under uvicorn.
+"""`relance serve`: the web application (console, webhooks, unsubscribe page) under uvicorn.
 
 Run it behind the TLS proxy whose address is RELANCE_PUBLIC_BASE_URL: provider signatures are
-checked against that public address, not the local one.
+checked against that public address, not the local one. Set RELANCE_SESSION_SECRET (the console's session key, the
+same for every server process); RELANCE_COOKIE_SECURE=false only to try the console on plain
+local http.
 """
 
 from __future__ import annotations

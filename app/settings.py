@@ -83,6 +83,17 @@ class Settings(BaseSettings):
     office: OfficeSettings = Field(default_factory=OfficeSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
     reporting: ReportingSettings = Field(default_factory=ReportingSettings)
+    # Web console: the key that signs session cookies (set it, or every restart signs everyone
+    # out and several server processes disagree); `cookie_secure` false only for local plain http.
+    session_secret: str | None = None
+    cookie_secure: bool = True
+    session_hours: int = Field(default=10, ge=1, le=24)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    # Longest payment plan an agent may agree on a call.
+    plan_max_months: int = Field(default=24, ge=1, le=120)
+    # Portfolio files uploaded through the manager's import page, and their rejected rows.
+    uploads_dir: Path = Path("uploads")
 
 
 def load_settings(**overrides) -> Settings:

@@ -1,5 +1,6 @@
 """Every SQLAlchemy entity, imported together so that the metadata knows all tables."""
 
+from models.accounts import AuditEntry, LoginFailure, User, UserCreditor
 from models.agreements import Installment, PaymentPlan, Promise
 from models.campaigns import Campaign, Enrolment
 from models.dossiers import Claim, Dossier, DossierEvent
@@ -15,4 +16,5 @@ __all__ = [
     "Action", "CallTask", "Campaign", "Enrolment", "Installment", "Payment", "PaymentPlan", "Promise",
     "Claim", "ContactPoint", "Creditor", "Debtor", "Dossier", "DossierEvent", "ImportRun",
     "JournalEntry", "LedgerLine", "Remittance", "RemittanceItem", "ReportRow",
+    "AuditEntry", "LoginFailure", "User", "UserCreditor",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import PK, Base, Money
@@ -79,6 +79,7 @@ class CallTask(Base):
     __table_args__ = (
         Index("ix_call_task_queue", "status", "priority", "due_at"),
         Index("ix_call_task_dossier", "dossier_id"),
+
     )
 
     id: Mapped[PK]
@@ -99,3 +100,12 @@ class CallTask(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# The call queue's claim (services/call_queue.py) seeks open tasks in queue order (priority,
+# then calling window, then age), and claimed tasks by lease end to take back expired leases:
+# both partial, so they hold only the live part of the queue.
+Index("ix_call_task_claim", CallTask.priority.desc(), CallTask.window_end, CallTask.due_at,
+      postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'"))
+Index("ix_call_task_lease", CallTask.lease_until,
+      postgresql_where=text("status = 'claimed'"), sqlite_where=text("status = 'claimed'"))

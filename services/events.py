@@ -34,15 +34,18 @@ def process_events(
     *,
     now: datetime,
     batch: int = 1000,
+    dossier_ids: list[int] | None = None,
 ) -> Counter:
-    """React to every unprocessed event, oldest first, in batches (one transaction each)."""
+    """React to every unprocessed event, oldest first, in batches (one transaction each);
+    with `dossier_ids`, only to those dossiers' events (the console after a call outcome)."""
     counts: Counter = Counter()
     kinds = [str(k) for k in REACTABLE_EVENTS | {EventKind.SUSPENSION_LIFTED}]
     while True:
         with uow_factory() as uow:
             s = uow.session
             events = list(s.scalars(
-                select(DossierEvent).where(DossierEvent.processed_at.is_(None), DossierEvent.kind.in_(kinds))
+                select(DossierEvent).where(DossierEvent.processed_at.is_(None), DossierEvent.kind.in_(kinds),
+                                           *_only(dossier_ids))
                 .order_by(DossierEvent.occurred_at, DossierEvent.id).limit(batch)
             ))
             if not events:
@@ -54,12 +57,16 @@ def process_events(
     # Events nobody reacts to (notes, imports...) are simply marked.
     with uow_factory() as uow:
         uow.session.execute(update(DossierEvent).where(DossierEvent.processed_at.is_(None),
-                                                       DossierEvent.kind.notin_(kinds))
+                                                       DossierEvent.kind.notin_(kinds), *_only(dossier_ids))
                             .values(processed_at=now))
         uow.commit()
     if counts:
         log.info("events processed at %s: %s", now.isoformat(), dict(counts))
     return counts
+
+
+def _only(dossier_ids: list[int] | None) -> tuple:
+    return () if dossier_ids is None else (DossierEvent.dossier_id.in_(dossier_ids),)
 
 
 def _react_one(s, event: DossierEvent, catalogue, now: datetime) -> str:

@@ -1,4 +1,5 @@
-"""The web application: provider webhooks, the unsubscribe page and a health check.
+"""The web application: the console (agents and managers), provider webhooks, the unsubscribe
+page and a health check.
 
     create_app(container, *, clock=None) -> FastAPI
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 
 from app.bootstrap import Container
 from app.web.voice import voice_router
+from app.web.console import install as install_console
 from app.web.webhooks import webhook_router
 
 
@@ -24,4 +26,5 @@ def create_app(container: Container, *, clock: Callable[[], datetime] | None = N
     app.state.clock = clock
     app.include_router(webhook_router(container.settings.channels))
     app.include_router(voice_router())
+    install_console(app, container, clock)
     return app
