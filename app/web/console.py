@@ -336,6 +336,19 @@ def console_router(container, clock=None) -> APIRouter:
         return c.render(request, "gestion.html", principal=user, counts=counts, queue=queue, imports=imports,
                         campaigns=list_campaigns(container.uow))
 
+    @router.get("/gestion/rentabilite", response_class=HTMLResponse)
+    async def rentability(request: Request):
+        """The reporting issue's dashboard (KPIs, recovery curve, channels, funnel, champion /
+        challenger), the same self-contained page as `relance report --format html`."""
+        c.principal(request, manager=True)
+        from services.campaigns import list_campaigns
+        from services.report_html import build_dashboard, render_dashboard
+
+        campaign = request.query_params.get("campagne") or None
+        if campaign is not None and campaign not in {cp.name for cp in list_campaigns(container.uow)}:
+            raise Denied(404)
+        return HTMLResponse(render_dashboard(build_dashboard(container.uow, campaign=campaign, as_of=c.clock())))
+
     @router.get("/gestion/import", response_class=HTMLResponse)
     async def import_page(request: Request):
         user = c.principal(request, manager=True)

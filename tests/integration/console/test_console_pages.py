@@ -68,7 +68,7 @@ def test_the_cookie_is_secure_by_default(container):
 def test_an_agent_gets_403_on_manager_pages(client, container):
     make_user(container, "agent1")
     login(client, "agent1")
-    for path in ("/gestion", "/gestion/import", "/gestion/campagnes", "/gestion/modeles"):
+    for path in ("/gestion", "/gestion/import", "/gestion/campagnes", "/gestion/modeles", "/gestion/rentabilite"):
         assert client.get(path).status_code == 403, path
     html = client.get("/").text
     response = client.post("/gestion/campagnes", data={"csrf": csrf_of(html), "name": "X", "scenario": "amiable-particulier"})
@@ -179,6 +179,10 @@ def test_a_manager_sees_the_dashboard_the_template_preview_and_can_pause_a_campa
     assert "2 dossier(s) inscrit(s)" in launched.text
     paused = client.post("/gestion/campagnes/Novembre/etat", data={"csrf": csrf_of(page.text), "status": "paused"})
     assert "en pause" in paused.text
+    assert "/gestion/rentabilite?campagne=Novembre" in client.get("/gestion").text
+    dashboard = client.get("/gestion/rentabilite", params={"campagne": "Novembre"})
+    assert dashboard.status_code == 200 and "Novembre" in dashboard.text and "<svg" in dashboard.text
+    assert client.get("/gestion/rentabilite", params={"campagne": "Inconnue"}).status_code == 404
 
 
 def test_logout_ends_the_session(client, container):
