@@ -231,9 +231,9 @@ def record_outcome(uow_factory, *, agent: Principal, dossier_id: int, outcome: O
             s.add(DossierEvent(dossier_id=dossier_id, kind=ev_kind, occurred_at=now, source="agent",
                                actor=agent.name, data=data))
 
-        event(EventKind.CALL_ATTEMPT, {"task_id": task_id, "outcome": str(kind)})
+        event(EventKind.CALL_ATTEMPT, {"call_task_id": task_id, "outcome": str(kind)})
         if kind in RIGHT_PARTY:
-            event(EventKind.RIGHT_PARTY_CONTACT, {"task_id": task_id, "outcome": str(kind)})
+            event(EventKind.RIGHT_PARTY_CONTACT, {"call_task_id": task_id, "outcome": str(kind)})
         today = now.date()
         if kind == Outcome.PROMISE:
             if outcome.amount is None or outcome.due_on is None:

@@ -126,7 +126,7 @@ def record_call_end(uow_factory, task_id: int, *, call_sid: str, status: str,
             return False
         s.add(DossierEvent(
             dossier_id=task.dossier_id, kind=EventKind.PHONE_CALL, occurred_at=now, source="webhook",
-            data={"call_sid": call_sid, "task_id": task.id, "status": status,
+            data={"call_sid": call_sid, "call_task_id": task.id, "status": status,
                   "duration_seconds": int(duration_seconds or 0)},
             processed_at=now,  # a telephony fact: nothing for the scenario to react to
         ))

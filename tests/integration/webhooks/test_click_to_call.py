@@ -139,5 +139,5 @@ def test_the_end_of_a_call_is_recorded_once_with_its_duration(voice_client, twil
                        dict(params, CallDuration="abc")).status_code == 400
     with container.uow() as uow:
         events = uow.session.scalars(select(DossierEvent).where(DossierEvent.kind == EventKind.PHONE_CALL)).all()
-        assert [(e.data["duration_seconds"], e.data["status"], e.data["task_id"]) for e in events] == [
+        assert [(e.data["duration_seconds"], e.data["status"], e.data["call_task_id"]) for e in events] == [
             (184, "completed", task)]
