@@ -483,6 +483,11 @@ def serve_cmd(
     serve(host, port)
 
 
+from app.cli_payments import payments_app  # noqa: E402 - it uses the helpers above
+
+app.add_typer(payments_app, name="payments")
+
+
 def main() -> None:  # console script entry point
     app()
 

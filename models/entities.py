@@ -7,10 +7,11 @@ from models.imports import ImportRun
 from models.ledger import JournalEntry, LedgerLine
 from models.outbox import Action, CallTask
 from models.parties import ContactPoint, Creditor, Debtor
+from models.payment_intake import PaymentImport, PaymentSource
 from models.payments import Payment
 
 __all__ = [
     "Action", "CallTask", "Campaign", "Enrolment", "Installment", "Payment", "PaymentPlan", "Promise",
     "Claim", "ContactPoint", "Creditor", "Debtor", "Dossier", "DossierEvent", "ImportRun",
-    "JournalEntry", "LedgerLine",
+    "JournalEntry", "LedgerLine", "PaymentImport", "PaymentSource",
 ]
