@@ -41,9 +41,10 @@ from models.parties import Debtor
 from models.payments import Payment
 from models.references import parse_payment_reference
 from services.balances import dossier_totals, shipped_rates
-from services.bulk import one_of
+from services.bulk import bulk_insert, one_of
 from services.payment_files import IncomingPayment, PaymentFile, read_payment_file
-from services.payments import PaymentError, PaymentResult, apply_payment, apply_recorded_payment
+from services.payment_batch import BatchPayment, apply_payments
+from services.payments import PaymentError, PaymentResult, apply_recorded_payment
 from services.quittance import plan_quittances
 
 __all__ = [
@@ -265,30 +266,35 @@ def _import_chunk(session, part: list[IncomingPayment], report: PaymentImportRep
     fresh = [p for p in part if p.external_id not in known]
     report.duplicates += len(part) - len(fresh)
     matches = match_incoming(session, fresh, rates=rates)
-    receipts = []
-    for p, match in zip(fresh, matches):
-        if match is not None:
-            result = apply_payment(session, dossier_id=match.dossier_id, amount=p.amount, received_on=p.booked_on,
-                                   method=p.method, external_id=p.external_id, label=p.label, now=now, rates=rates)
-            if result.duplicate:  # another import took it meanwhile
-                report.duplicates += 1
-                continue
-            payment_id = result.payment_id
-            report.matched[match.rule] += 1
-            report.paid_in_full += int(result.paid_in_full)
-            receipts.append((payment_id, match.dossier_id))
-        else:
-            payment_id = _record_unmatched(session, p, now=now)
-            report.unmatched += 1
-        report.created += 1
+    matched = [(p, m) for p, m in zip(fresh, matches) if m is not None]
+    applied = apply_payments(session, [
+        BatchPayment(m.dossier_id, p.amount, p.booked_on, p.method, p.external_id, p.label) for p, m in matched
+    ], now=now, rates=rates)
+    receipts, sources = [], []
+    for (p, match), result in zip(matched, applied):
+        if result.duplicate:  # another import took it meanwhile
+            report.duplicates += 1
+            continue
+        report.matched[match.rule] += 1
+        report.paid_in_full += int(result.paid_in_full)
+        receipts.append((result.payment_id, match.dossier_id))
         report.amount += p.amount
-        session.add(PaymentSource(
-            payment_id=payment_id, import_id=report.import_id, line=p.line, debtor_name=p.debtor_name,
-            debtor_iban=p.debtor_iban, reference=(p.reference or None) and p.reference[:140], value_on=p.value_on,
-            match_rule=match.rule if match else None, matched_at=now if match else None,
-        ))
+        sources.append(_source(p, result.payment_id, report.import_id, match.rule, now))
+    for p, match in zip(fresh, matches):
+        if match is None:
+            sources.append(_source(p, _record_unmatched(session, p, now=now), report.import_id, None, None))
+            report.unmatched += 1
+            report.amount += p.amount
+    report.created += len(sources)
     session.flush()
+    bulk_insert(session.connection(), PaymentSource.__table__, sources)
     report.quittances += _receipt(session, receipts, now=now)
+
+
+def _source(p: IncomingPayment, payment_id: int, import_id: int | None, rule: str | None, now) -> dict:
+    return {"payment_id": payment_id, "import_id": import_id, "line": p.line, "debtor_name": p.debtor_name,
+            "debtor_iban": p.debtor_iban, "reference": (p.reference or None) and p.reference[:140],
+            "value_on": p.value_on, "match_rule": rule, "matched_at": now if rule else None, "matched_by": None}
 
 
 def _receipt(session, receipts: list[tuple[int, int]], *, now) -> int:
