@@ -16,7 +16,7 @@ guesses: money booked on the wrong debtor's file is worse than money waiting a d
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -53,12 +53,12 @@ def name_key(name: str | None) -> str:
     return " ".join(sorted(w for w in words if w not in _CIVILITIES))
 
 
-def reference_dossier(text: str | None, open_dossiers: Iterable[int] | None = None) -> int | None:
+def reference_dossier(text: str | None, open_dossiers: Container[int] | None = None) -> int | None:
     """The dossier named by a valid RF reference in `text` (and open, when `open_dossiers` is given)."""
     dossier_id = parse_payment_reference(text or "")
     if dossier_id is None:
         return None
-    if open_dossiers is not None and dossier_id not in set(open_dossiers):
+    if open_dossiers is not None and dossier_id not in open_dossiers:
         return None
     return dossier_id
 

@@ -36,14 +36,14 @@ from models.dossiers import Dossier
 from models.enums import DebtorKind, DossierStatus, LedgerAccount, PaymentStatus, PlanStatus, PromiseStatus
 from models.ledger import JournalEntry, LedgerLine
 from models.payment_intake import PaymentImport, PaymentSource
-from models.payment_matching import MANUAL, Candidate, Match, choose_dossier, name_key, reference_dossier
+from models.payment_matching import MANUAL, Candidate, Match, choose_dossier, name_key
 from models.parties import Debtor
 from models.payments import Payment
 from models.references import parse_payment_reference
 from services.balances import dossier_totals, shipped_rates
 from services.bulk import bulk_insert, one_of
 from services.payment_files import IncomingPayment, PaymentFile, read_payment_file
-from services.payment_batch import BatchPayment, apply_payments
+from services.payment_batch import BatchPayment, apply_payments, insert_entries, insert_payments
 from services.payments import PaymentError, PaymentResult, apply_recorded_payment
 from services.quittance import plan_quittances
 
@@ -154,8 +154,8 @@ def match_incoming(session, items: list[IncomingPayment], *, rates=None) -> list
     results: list[Match | None] = [None] * len(items)
     rest = []
     for i, p in enumerate(items):
-        dossier_id = reference_dossier(p.reference_text(), open_by_ref)
-        if dossier_id is not None:
+        dossier_id = referenced[i]
+        if dossier_id is not None and dossier_id in open_by_ref:
             results[i] = choose_dossier(amount=p.amount, referenced=dossier_id)
         else:
             rest.append(i)
@@ -280,11 +280,11 @@ def _import_chunk(session, part: list[IncomingPayment], report: PaymentImportRep
         receipts.append((result.payment_id, match.dossier_id))
         report.amount += p.amount
         sources.append(_source(p, result.payment_id, report.import_id, match.rule, now))
-    for p, match in zip(fresh, matches):
-        if match is None:
-            sources.append(_source(p, _record_unmatched(session, p, now=now), report.import_id, None, None))
-            report.unmatched += 1
-            report.amount += p.amount
+    waiting = [p for p, match in zip(fresh, matches) if match is None]
+    for p, payment_id in zip(waiting, _record_unmatched(session, waiting, now=now)):
+        sources.append(_source(p, payment_id, report.import_id, None, None))
+        report.unmatched += 1
+        report.amount += p.amount
     report.created += len(sources)
     session.flush()
     bulk_insert(session.connection(), PaymentSource.__table__, sources)
@@ -305,13 +305,26 @@ def _receipt(session, receipts: list[tuple[int, int]], *, now) -> int:
     return plan_quittances(session, [(p, d, debtors[d]) for p, d in receipts], now=now)
 
 
-def _record_unmatched(session, p: IncomingPayment, *, now) -> int:
-    payment_id = session.execute(insert(Payment).values(
-        external_id=p.external_id, dossier_id=None, amount=p.amount, currency=p.currency, received_on=p.booked_on,
-        method=p.method, label=p.label, status=PaymentStatus.UNMATCHED, applied_at=None, created_at=now,
-    ).returning(Payment.id)).scalar_one()
-    _book_suspense(session, payment_id, p.amount, p.booked_on, UNMATCHED_KIND, sign=1, now=now)
-    return payment_id
+def _record_unmatched(session, items: list[IncomingPayment], *, now) -> list[int]:
+    """Record payments no rule matched (status UNMATCHED, no dossier) and book each
+    Dr TRUST_BANK / Cr SUSPENSE; their ids in order. In bulk, like the batch path."""
+    if not items:
+        return []
+    ids = insert_payments(session, [
+        {"external_id": p.external_id, "dossier_id": None, "amount": p.amount, "received_on": p.booked_on,
+         "method": p.method, "label": p.label, "currency": p.currency, "status": PaymentStatus.UNMATCHED,
+         "applied_at": None, "created_at": now} for p in items])
+    kept = [(p, ids[p.external_id]) for p in items if p.external_id in ids]
+    entry_ids = insert_entries(session, [
+        {"posted_on": p.booked_on, "kind": UNMATCHED_KIND, "dossier_id": None, "reference": str(pid),
+         "created_at": now, "data": {"payment_id": pid, "amount": str(p.amount)}} for p, pid in kept])
+    bulk_insert(session.connection(), LedgerLine.__table__, [
+        line for (p, _), eid in zip(kept, entry_ids) for line in (
+            {"entry_id": eid, "account": LedgerAccount.TRUST_BANK, "creditor_id": None, "dossier_id": None,
+             "claim_id": None, "component": None, "amount": p.amount},
+            {"entry_id": eid, "account": LedgerAccount.SUSPENSE, "creditor_id": None, "dossier_id": None,
+             "claim_id": None, "component": None, "amount": -p.amount})])
+    return [pid for _, pid in kept]
 
 
 def _book_suspense(session, payment_id: int, amount: Decimal, on: date, kind: str, *, sign: int, now) -> None:
