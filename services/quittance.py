@@ -7,7 +7,7 @@ Each applied payment gets one outbox action with the idempotency key `quittance:
 so a re-import, a retried task or a manual assignment never receipts a payment twice. The channel
 is the debtor's: email when he has a valid address he has not unsubscribed, else SMS to a valid
 mobile without opt-out, else the PDF letter (templates/letter/quittance.html) to his postal
-address. The dispatcher then sends it like any relance (rendering, provider, retries, status).
+address. An SMS waits for the debtor's contact hours. The dispatcher then sends it like any relance (rendering, provider, retries, status).
 
 The receipt prints what the payment settled and what was left right after it (`balance_after`
 of the payment's journal entry), not the balance on the day it is sent: a receipt states a fact
@@ -27,7 +27,7 @@ from sqlalchemy import select
 from models.enums import Channel, ClaimComponent, ContactKind, LedgerAccount, LineType
 from models.ledger import JournalEntry, LedgerLine
 from models.outbox import Action
-from models.parties import ContactPoint
+from models.parties import ContactPoint, Debtor
 from models.payments import Payment
 from services.bulk import bulk_insert, one_of
 
@@ -76,6 +76,19 @@ def _channels(session, debtor_ids: list[int]) -> dict[int, tuple[Channel, int]]:
     return out
 
 
+def _sms_slot(now: datetime, timezone: str, region: str | None) -> datetime:
+    """An SMS receipt waits for the contact hours of the debtor's calendar (no SMS at night, on
+    Sundays or public holidays, as for relances); it is not counted in the contact caps: a
+    receipt is owed, not a relance."""
+    from zoneinfo import ZoneInfo
+
+    from scenarios.policy import DEFAULT_POLICY, _open_slot
+
+    tz = ZoneInfo(timezone or "Europe/Paris")
+    slot, _ = _open_slot(now.astimezone(tz), tz, region, DEFAULT_POLICY, True, False)
+    return now if slot is None else slot.astimezone(now.tzinfo)
+
+
 def plan_quittances(session, payments: Iterable[tuple[int, int, int]], *, now: datetime) -> int:
     """Write a quittance action for each (payment id, dossier id, debtor id) not receipted yet.
     A debtor with no usable contact point gets none (logged by id): the office prints one from
@@ -87,6 +100,10 @@ def plan_quittances(session, payments: Iterable[tuple[int, int, int]], *, now: d
     existing = set(session.scalars(select(Action.idempotency_key).where(
         one_of(session, Action.idempotency_key, list(keys)))))
     routes = _channels(session, sorted({debtor for _, _, debtor in items}))
+    sms_debtors = sorted({debtor for _, _, debtor in items if routes.get(debtor, (None,))[0] == Channel.SMS})
+    zones = dict(((r.id, (r.timezone, r.holiday_region)) for r in session.execute(
+        select(Debtor.id, Debtor.timezone, Debtor.holiday_region).where(one_of(session, Debtor.id, sms_debtors)))
+    )) if sms_debtors else {}
     rows = []
     for key, (payment_id, dossier_id, debtor_id) in keys.items():
         if key in existing:
@@ -100,7 +117,8 @@ def plan_quittances(session, payments: Iterable[tuple[int, int, int]], *, now: d
             "idempotency_key": key, "enrolment_id": None, "campaign_id": None, "dossier_id": dossier_id,
             "debtor_id": debtor_id, "scenario": None, "step": STEP, "variant": None, "channel": channel,
             "template": TEMPLATES[channel], "contact_point_id": contact_point_id, "fallback": False,
-            "not_before": now, "planned_at": now, "updated_at": now,
+            "not_before": _sms_slot(now, *zones[debtor_id]) if channel == Channel.SMS else now,
+            "planned_at": now, "updated_at": now,
         })
     session.flush()
     bulk_insert(session.connection(), Action.__table__, rows)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from models import Action, Claim, JournalEntry, Payment
+from models import Action, Claim, Dossier, JournalEntry, Payment
 from models.enums import Channel, ClaimComponent, LedgerAccount, PaymentStatus
 from models.payment_intake import PaymentImport, PaymentSource
 from models.references import payment_reference
@@ -220,3 +220,25 @@ def test_the_creditor_is_told_of_the_days_payments_and_proposals(container, doss
                      "paiement;P-1;01/07/2025;300,00;virement;1218,40",
                      "paiement;F-1;01/07/2025;310,00;virement, dossier soldé;0,00",
                      "promesse;P-1;01/07/2025;200,00;paiement promis pour le 15/07/2025;"]
+
+
+def test_a_debtor_with_an_email_gets_the_quittance_by_email_and_one_with_a_mobile_by_sms_in_contact_hours(
+        container, dossiers, tmp_path):
+    from models.enums import ContactKind, LineType
+    from models.parties import ContactPoint
+
+    ids = dossiers(ROWS)
+    with container.uow() as uow:
+        s = uow.session
+        p1, f1 = s.get(Dossier, ids["P-1"]), s.get(Dossier, ids["F-1"])
+        s.add(ContactPoint(debtor_id=p1.debtor_id, kind=ContactKind.EMAIL, value="paul@example.fr", created_at=NOW,
+                           updated_at=NOW))
+        s.add(ContactPoint(debtor_id=f1.debtor_id, kind=ContactKind.PHONE, value="+33612345678",
+                           line_type=LineType.MOBILE, created_at=NOW, updated_at=NOW))
+        uow.commit()
+    run_import(container, statement(tmp_path, ids))
+    with container.uow() as uow:
+        actions = {a.dossier_id: (a.channel, a.template, a.not_before) for a in uow.session.scalars(select(Action))}
+    assert actions[ids["P-1"]] == (Channel.EMAIL, "email/quittance", NOW)
+    # 23:00 in Paris: the SMS waits for 08:00 the next morning.
+    assert actions[ids["F-1"]] == (Channel.SMS, "sms/quittance", datetime(2025, 7, 2, 6, 0, tzinfo=UTC))
