@@ -242,3 +242,21 @@ def test_a_debtor_with_an_email_gets_the_quittance_by_email_and_one_with_a_mobil
     assert actions[ids["P-1"]] == (Channel.EMAIL, "email/quittance", NOW)
     # 23:00 in Paris: the SMS waits for 08:00 the next morning.
     assert actions[ids["F-1"]] == (Channel.SMS, "sms/quittance", datetime(2025, 7, 2, 6, 0, tzinfo=UTC))
+
+
+def test_a_quittance_letter_goes_through_the_dispatcher_and_never_counts_as_the_first_letter(
+        container, dossiers, tmp_path, settings):
+    from channels.letter_channel import LetterChannel
+    from models.enums import ActionStatus
+    from services.dispatch import dispatch
+
+    ids = dossiers(ROWS)
+    run_import(container, statement(tmp_path, ids))
+    spool = LetterChannel(settings.outbox_dir / "print", today=lambda: date(2025, 7, 2))
+    report = dispatch(container, {Channel.LETTER: spool}, now=datetime(2025, 7, 2, 9, 0, tzinfo=UTC),
+                      rates=container.rates)
+    assert report.sent == 2, report
+    with container.uow() as uow:
+        s = uow.session
+        assert {(a.status, a.pages) for a in s.scalars(select(Action))} == {(ActionStatus.SENT, 1)}
+        assert [d.first_letter_ref for d in s.scalars(select(Dossier))] == [None, None]
