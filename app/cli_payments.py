@@ -34,7 +34,7 @@ def import_cmd(
     """Importe les paiements reçus : rapprochement, imputation, écritures, quittances."""
     from services.payment_files import PaymentFileError
     from services.payment_matching import import_payments
-    from services.portfolio_columns import MappingError, load_mapping
+    from services.portfolio_columns import MappingError
 
     c = _cli()._container()
     _cli()._ensure_schema(c)

@@ -16,7 +16,7 @@ guesses: money booked on the wrong debtor's file is worse than money waiting a d
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -95,9 +95,3 @@ def choose_dossier(
             return Match(fitting[0], NAME_AMOUNT)
     return None
 
-
-def group_by_key(candidates: Iterable[Candidate]) -> Mapping[str, list[Candidate]]:
-    out: dict[str, list[Candidate]] = {}
-    for c in candidates:
-        out.setdefault(c.name_key, []).append(c)
-    return out

@@ -258,7 +258,12 @@ def _write_updates(session, model, rows, columns, now) -> None:
         values = [{"id": r.id, **{c: now if c == "updated_at" else getattr(r, c) for c in columns}} for r in rows]
         staged = _staged(session, table, values, ("id", *columns), table.name)
         sets = ", ".join(f'"{c}" = s."{c}"' for c in columns)
-        session.connection().exec_driver_sql(f'UPDATE "{table.name}" AS t SET {sets} FROM {staged} AS s WHERE t.id = s.id')
+        conn = session.connection()
+        # By primary key, row by row: without this the planner hashes the whole target table
+        # (a sequential scan per chunk, quadratic over a million payments).
+        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        conn.exec_driver_sql(f'UPDATE "{table.name}" AS t SET {sets} FROM {staged} AS s WHERE t.id = s.id')
+        conn.exec_driver_sql("RESET enable_hashjoin; RESET enable_mergejoin")
         return
     stmt = update(table).where(table.c.id == bindparam("_id")).values(
         {c: bindparam(c) for c in columns})

@@ -29,7 +29,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import String, func, insert, or_, select
+from sqlalchemy import String, func, or_, select
 
 from models.agreements import Installment, PaymentPlan, Promise
 from models.dossiers import Dossier
@@ -199,17 +199,18 @@ def match_incoming(session, items: list[IncomingPayment], *, rates=None) -> list
         ):
             dossiers_of[debtor_id].append(dossier_id)
     all_dossiers = sorted({d for ds in dossiers_of.values() for d in ds})
-    as_of = max((items[i].booked_on for i in rest), default=None)
-    amounts = _asked_amounts(session, all_dossiers, as_of=as_of, rates=rates) if all_dossiers else {}
+    # The balance asked is the balance to the day the money arrived (a statement is usually one day).
+    amounts_on = {day: _asked_amounts(session, all_dossiers, as_of=day, rates=rates) if all_dossiers else {}
+                  for day in sorted({items[i].booked_on for i in rest})}
 
-    def candidates(debtors: Iterable[int]) -> list[Candidate]:
-        return [Candidate(d, keys.get(debtor, ""), frozenset(amounts.get(d, ())))
+    def candidates(debtors: Iterable[int], day: date) -> list[Candidate]:
+        return [Candidate(d, keys.get(debtor, ""), frozenset(amounts_on[day].get(d, ())))
                 for debtor in debtors for d in dossiers_of.get(debtor, ())]
 
     for i in rest:
         p = items[i]
-        by_iban = candidates(iban_debtors.get(p.debtor_iban, ())) if p.debtor_iban else []
-        by_name = candidates(name_debtors.get(name_key(p.debtor_name), ())) if p.debtor_name else []
+        by_iban = candidates(iban_debtors.get(p.debtor_iban, ()), p.booked_on) if p.debtor_iban else []
+        by_name = candidates(name_debtors.get(name_key(p.debtor_name), ()), p.booked_on) if p.debtor_name else []
         results[i] = choose_dossier(amount=p.amount, referenced=None, iban_candidates=by_iban,
                                     payer_name=p.debtor_name, name_candidates=by_name)
     return results
