@@ -50,12 +50,44 @@ def write_statement(path: Path, n: int, day: str) -> None:
                      f"VIR SEPA;DEBITEUR {i}\n")
 
 
+def compare(c, k: int, now) -> None:
+    """The per-payment ORM path against the batch path, on payments of 1,00 EUR to open dossiers."""
+    from sqlalchemy import select
+
+    from models import Dossier
+    from models.enums import DossierStatus
+    from services.payment_batch import BatchPayment, apply_payments
+    from services.payments import apply_payment
+
+    with c.uow() as uow:
+        open_ids = list(uow.session.scalars(select(Dossier.id).where(Dossier.status != DossierStatus.CLOSED)
+                                            .order_by(Dossier.id).limit(2 * k)))
+    day = now.date()
+    t = time.perf_counter()
+    with c.uow() as uow:
+        for d in open_ids[:k]:
+            apply_payment(uow.session, dossier_id=d, amount=Decimal("1.00"), received_on=day, method="transfer",
+                          external_id=f"cmp-single-{d}", now=now, rates=c.rates)
+        uow.commit()
+    single = time.perf_counter() - t
+    t = time.perf_counter()
+    with c.uow() as uow:
+        apply_payments(uow.session, [BatchPayment(d, Decimal("1.00"), day, "transfer", f"cmp-batch-{d}")
+                                     for d in open_ids[k:]], now=now, rates=c.rates)
+        uow.commit()
+    batch = time.perf_counter() - t
+    print(f"apply only, {k:,} payments: apply_payment one by one {k / single:,.0f}/s, "
+          f"batch path {k / batch:,.0f}/s ({single / batch:.1f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--payments", type=int, default=TARGET[0])
     parser.add_argument("--db", default=TARGET[1], help="sqlite, postgresql or a full URL")
     parser.add_argument("--chunk", type=int, default=5000)
     parser.add_argument("--reimport", action="store_true", help="import the same file again (idempotence)")
+    parser.add_argument("--compare", type=int, default=0, metavar="K",
+                        help="then apply K more payments one by one with apply_payment and K with the batch path")
     args = parser.parse_args()
 
     from sqlalchemy import func, select
@@ -110,6 +142,8 @@ def main() -> None:
         t = time.perf_counter()
         again = import_payments(c.uow, path, now=now, account=ACCOUNT, rates=c.rates, chunk=args.chunk)
         print(f"re-import: {again.created} created, {again.duplicates:,} known, {time.perf_counter() - t:.1f} s")
+    if args.compare:
+        compare(c, args.compare, now)
     print(f"peak memory {peak_rss_mib():.0f} MiB")
     c.engine.dispose()
 
