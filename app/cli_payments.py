@@ -4,6 +4,7 @@ assignment, and the creditors' daily information (R124-5). Each command calls on
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -38,12 +39,24 @@ def import_cmd(
 
     c = _cli()._container()
     _cli()._ensure_schema(c)
+    progress_cb, progress = None, None
+    if not as_json and sys.stderr.isatty():
+        from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        progress = Progress("[progress.description]{task.description}", MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=_cli().err, transient=True)
+        task = progress.add_task("Paiements", total=None)
+        progress_cb = lambda n: progress.advance(task, n)  # noqa: E731
+        progress.start()
     try:
         columns = _load_mapping(mapping) if mapping else None
         report = import_payments(c.uow, file, now=datetime.now(UTC), format=format, mapping=columns,
-                                 account=account, rates=c.rates)
+                                 account=account, rates=c.rates, progress=progress_cb)
     except (PaymentFileError, MappingError) as exc:
         _cli()._fail(str(exc))
+    finally:
+        if progress:
+            progress.stop()
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         return
