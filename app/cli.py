@@ -32,9 +32,11 @@ def _register_command_groups() -> None:
     from app.cli_remit import register as register_remit
     from app.cli_report import report_app
     from app.cli_templates import template_app
+    from app.cli_payments import payments_app
     from app.cli_users import user_app
 
     app.add_typer(user_app, name="user")
+    app.add_typer(payments_app, name="payments")
     app.add_typer(report_app, name="report")
     app.add_typer(template_app, name="template")
     register_remit(app)

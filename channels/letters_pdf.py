@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STYLESHEET = "letter/letter.css"
 FIRST_LETTER = "letter/premiere_relance.html"
+# Letters that are no relance (a receipt): they neither are nor need to repeat the R124-4 letter.
+NOT_RELANCE = frozenset({"letter/quittance.html"})
 
 MAX_ADDRESS_LINES = 6  # NF Z10-011
 MAX_ADDRESS_LINE_CHARS = 38
@@ -140,7 +142,7 @@ def check_context(name: str, context: Mapping[str, Any]) -> None:
     # R124-4 letter, or the B2B letter of amiable-entreprise) is the first letter; any other
     # must repeat the first one's reference and date.
     is_first = name == FIRST_LETTER or bool(context.get("letter", {}).get("first"))
-    if not is_first:
+    if not is_first and name not in NOT_RELANCE:
         dossier = context["dossier"]
         if not dossier.get("first_letter_ref") or not dossier.get("first_letter_on"):
             raise LetterContextError(

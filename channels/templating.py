@@ -243,6 +243,17 @@ def sample_context(as_of: date) -> dict[str, Any]:
             "due_date": as_of + timedelta(days=5),
         },
         "unsubscribe_url": "https://relance.example/desinscription?t=exemple",
+        "payment": {
+            "id": 5821,
+            "amount": Decimal("300.00"),
+            "received_on": as_of - timedelta(days=1),
+            "method": "transfer",
+            "principal": Decimal("284.55"),
+            "interest": Decimal("15.45"),
+            "costs": Decimal("0.00"),
+            "unapplied": Decimal("0.00"),
+            "balance_after": Decimal("990.01"),
+        },
     }
 
 
@@ -293,6 +304,9 @@ def worst_case_contexts(office: Mapping[str, Any] | None = None) -> list[dict[st
     base["promise"] = {"amount": amount, "date": WORST_DATE}
     base["installment"] = {"number": 12, "count": 12, "amount": amount, "due_date": WORST_DATE}
     base["unsubscribe_url"] = "https://relance.example/desinscription?t=" + "x" * 64
+    base["payment"] = {"id": 99_999_999, "amount": amount, "received_on": WORST_DATE, "method": "transfer",
+                       "principal": amount, "interest": amount, "costs": amount, "unapplied": amount,
+                       "balance_after": amount}
 
     person = dict(base)
     person["debtor"] = {

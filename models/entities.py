@@ -8,6 +8,7 @@ from models.imports import ImportRun
 from models.ledger import JournalEntry, LedgerLine
 from models.outbox import Action, CallTask
 from models.parties import ContactPoint, Creditor, Debtor
+from models.payment_intake import PaymentImport, PaymentSource
 from models.payments import Payment
 from models.remittance import Remittance, RemittanceItem
 from models.reporting import ReportRow
@@ -17,4 +18,5 @@ __all__ = [
     "Claim", "ContactPoint", "Creditor", "Debtor", "Dossier", "DossierEvent", "ImportRun",
     "JournalEntry", "LedgerLine", "Remittance", "RemittanceItem", "ReportRow",
     "AuditEntry", "LoginFailure", "User", "UserCreditor",
+    "PaymentImport", "PaymentSource",
 ]

@@ -70,6 +70,7 @@ from models.outbox import Action, CallTask, can_advance
 from models.parties import ContactPoint, Debtor
 from services.balances import outstanding
 from services.bulk import one_of
+from services.quittance import is_quittance
 from services.rendering import build_contexts, letter_reference, record_first_letter
 
 __all__ = [
@@ -406,7 +407,7 @@ def _prepare(env: _Env, session, rows: Sequence[_Row], *, as_of: date,
             log.warning("action %s: cannot be rendered (%s)", row.id, type(exc).__name__)
             prepared.refused.append((row, RENDER_ERROR))
             continue
-        if row.channel is Channel.LETTER:
+        if row.channel is Channel.LETTER and not is_quittance(row.idempotency_key):
             letter = context["letter"]
             prepared.letters[row.id] = (letter["reference"], letter["date"], letter["first"])
     return prepared
@@ -952,7 +953,7 @@ def _reconcile_one(env: _Env, channels: Mapping[Channel, Any], row: _Row,
 
 
 def _letter_of(env: _Env, row: _Row) -> tuple[str, date, bool] | None:
-    if row.channel is not Channel.LETTER:
+    if row.channel is not Channel.LETTER or is_quittance(row.idempotency_key):
         return None
     return letter_reference(row.id, row.planned_at.year), env.policy.local_date(row.sending_at), False
 

@@ -47,6 +47,14 @@ claim's `*_paid`: the claim columns are a fast read of the books. Interest cryst
 not booked: the receivable moves only with money. Entries that later move money out of the
 trust account (remittance, refund) must debit CREDITOR_PAYABLE or SUSPENSE by the same amount.
 
+The journal entry's data keeps `balance_after`, what the dossier still owed once the payment was
+applied (interest crystallised to `received_on`): the quittance prints it.
+
+Unmatched payments (services/payment_matching.py): money on the trust account that no dossier
+claims yet is one entry of kind "unmatched", Dr TRUST_BANK / Cr SUSPENSE with no creditor; when a
+manager assigns it, an entry "suspense_release" takes it off SUSPENSE before the payment entry
+above books it for the dossier (`apply_recorded_payment`).
+
 Reversal (`reverse_payment`, a bounced cheque or a refunded card payment): one entry of kind
 "reversal" with every line of the payment's entry negated; the claims' paid amounts go back,
 and the interest that the reversed principal would have borne since `received_on` up to the
@@ -100,6 +108,7 @@ __all__ = [
     "PaymentResult",
     "ReversalResult",
     "apply_payment",
+    "apply_recorded_payment",
     "interrupt_prescription",
     "reverse_payment",
 ]
@@ -193,7 +202,37 @@ def apply_payment(
         existing = session.scalar(select(Payment).where(Payment.external_id == external_id))
         log.info("payment %s already recorded (dossier %s)", existing.id, dossier_id)
         return _replay(session, existing)
+    return _apply(session, dossier, payment_id, amount, received_on, debtor_choice, now, rates)
 
+
+def apply_recorded_payment(
+    session,
+    payment_id: int,
+    *,
+    dossier_id: int,
+    debtor_choice: Sequence[int] | None = None,
+    now: datetime,
+    rates: RateTables | None = None,
+) -> PaymentResult:
+    """Apply a payment already recorded as UNMATCHED (suspense) to a dossier, exactly as
+    `apply_payment` would have on the day it was received. The caller takes it off the suspense
+    books first (services/payment_matching.py) and commits."""
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    if payment is None:
+        raise PaymentError(f"unknown payment {payment_id}")
+    if payment.status != PaymentStatus.UNMATCHED:
+        raise PaymentError(f"payment {payment_id} is not waiting in suspense ({payment.status})")
+    dossier = session.scalar(select(Dossier).where(Dossier.id == dossier_id).with_for_update())
+    if dossier is None:
+        raise PaymentError(f"unknown dossier {dossier_id}")
+    payment.dossier_id, payment.status, payment.applied_at = dossier_id, PaymentStatus.APPLIED, now
+    session.flush()
+    return _apply(session, dossier, payment_id, payment.amount, payment.received_on, debtor_choice, now,
+                  rates or shipped_rates())
+
+
+def _apply(session, dossier, payment_id, amount, received_on, debtor_choice, now, rates) -> PaymentResult:
+    dossier_id = dossier.id
     creditor = session.get(Creditor, dossier.creditor_id)
     claims = list(session.scalars(
         select(Claim).where(Claim.dossier_id == dossier_id).order_by(Claim.id).with_for_update()
@@ -247,6 +286,7 @@ def apply_payment(
         data={
             "payment_id": payment_id, "amount": str(amount), "unapplied": str(result.unapplied),
             "paid_in_full": paid_in_full, "status_before": str(status_before),
+            "balance_after": str(max(remaining, ZERO)),
             "interest_incomplete": incomplete, "crystallised": crystallised,
             "promise": promise_data, **plan_data,
         },

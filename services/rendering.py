@@ -16,6 +16,8 @@ key):
               installment {number, count, amount, due_date}   next unpaid one of an active plan
               plan {count, missed}              the latest active or defaulted plan
               b2b {rate_label, penalties, indemnity_total}    claims under L441-10
+              payment {id, amount, received_on, method, principal, interest, costs, unapplied,
+                       balance_after}             quittance actions (services/quittance.py)
 
 Amounts are each claim's balance to the day (`services.balances.claim_balances`: principal,
 chargeable costs with the D441-5 indemnity, interest crystallised plus what ran since, less
@@ -53,6 +55,7 @@ from models.parties import ContactPoint, Creditor, Debtor
 from models.references import payment_reference
 from services.balances import claim_balances, shipped_rates
 from services.bulk import one_of
+from services.quittance import is_quittance, quittance_contexts
 
 __all__ = [
     "build_contexts",
@@ -249,7 +252,7 @@ def build_contexts(
         return {}
     actions = session.execute(
         select(Action.id, Action.dossier_id, Action.debtor_id, Action.channel, Action.template,
-               Action.contact_point_id, Action.scenario, Action.step, Action.planned_at)
+               Action.contact_point_id, Action.scenario, Action.step, Action.planned_at, Action.idempotency_key)
         .where(one_of(session, Action.id, ids))
     ).all()
     return contexts_for(
@@ -268,8 +271,8 @@ def contexts_for(
     unsubscribe_page: str | None = None,
     unsubscribe_secret: str | None = None,
 ) -> dict[int, dict[str, Any]]:
-    """`build_contexts` for action-shaped rows (id, dossier_id, debtor_id, channel, template,
-    contact_point_id, scenario, step, planned_at), which need not be in the outbox: a template
+    """`build_contexts` for action-shaped rows (id, idempotency_key, dossier_id, debtor_id, channel,
+    template, contact_point_id, scenario, step, planned_at), which need not be in the outbox: a template
     preview renders a dossier with a row that was never planned."""
     if not actions:
         return {}
@@ -297,6 +300,7 @@ def contexts_for(
     installments, plans = _plans(session, dossier_ids, as_of)
     addresses = _letter_addresses(session, [a for a in actions if a.channel == Channel.LETTER])
     b2b_rate = _b2b_rate(rates, as_of) if any(c["_b2b"] for cs in claims.values() for c in cs) else None
+    receipts = quittance_contexts(session, [(a.id, a.idempotency_key) for a in actions if is_quittance(a.idempotency_key)])
 
     contexts: dict[int, dict[str, Any]] = {}
     for a in actions:
@@ -355,6 +359,12 @@ def contexts_for(
                 "date": as_of,
                 "first": d.first_letter_ref is None,
             }
+        if is_quittance(a.idempotency_key):
+            if a.id not in receipts:
+                continue  # the payment is not applied (reversed meanwhile?): the action fails alone
+            context.update(receipts[a.id])
+            if "letter" in context:
+                context["letter"]["first"] = False  # a receipt is no relance: never the R124-4 letter
         if a.channel == Channel.EMAIL and unsubscribe_page:
             context["unsubscribe_url"] = unsubscribe_url(unsubscribe_page, a.id, unsubscribe_secret)
         contexts[a.id] = context

@@ -77,7 +77,8 @@ def preview_template(container, name: str, dossier_key: str, *, as_of: date,
                                 ContactPoint.opt_out_sms_at.is_(None))
         contact = s.execute(query).first()
         row = SimpleNamespace(
-            id=PREVIEW_ACTION_ID, dossier_id=dossier.id, debtor_id=dossier.debtor_id,
+            id=PREVIEW_ACTION_ID, idempotency_key=f"apercu:{dossier.id}", dossier_id=dossier.id,
+            debtor_id=dossier.debtor_id,
             channel=channel, template=f"{channel.value}/{stem}",
             contact_point_id=contact.id if contact else None, scenario="apercu", step=stem,
             planned_at=datetime.combine(as_of, time(9)),

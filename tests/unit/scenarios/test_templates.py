@@ -52,6 +52,10 @@ def context(*, company: bool, first_letter: bool, promise: bool, installment: bo
                    "balance": Decimal("1262.17")},
         "as_of": date(2025, 3, 20),
         "step": {"scenario": "amiable-particulier", "name": "email_relance"},
+        # Quittance actions (services/quittance.py); other templates ignore it.
+        "payment": {"id": 7, "amount": Decimal("300.00"), "received_on": date(2025, 3, 19), "method": "transfer",
+                    "principal": Decimal("257.83"), "interest": Decimal("42.17"), "costs": Decimal("0.00"),
+                    "unapplied": Decimal("0.00"), "balance_after": Decimal("962.17")},
     }
     if promise:
         ctx["promise"] = {"amount": Decimal("300.00"), "date": date(2025, 3, 28)}

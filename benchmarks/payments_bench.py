@@ -1,0 +1,152 @@
+"""Payments benchmark: N payments read from a bank CSV, matched by their RF reference, applied
+(interest, imputation, prescription, events), booked and receipted, through the same service as
+`relance payments import` (services/payment_matching.import_payments, chunk-wise batch path).
+
+    python benchmarks/payments_bench.py --payments 100000 --db postgresql
+    python benchmarks/payments_bench.py --payments 1000000 --db postgresql      (the target: < 180 s)
+    python benchmarks/payments_bench.py --payments 20000 --db sqlite --reimport
+
+The N dossiers come from benchmarks/_relance_data.py (set-based: one consumer claim each, 10 %
+bearing legal interest, every debtor with a postal address, 85 % with an email). Payment i goes
+to dossier i: 20 % pay the whole principal of a claim without interest (paid in full, dossier
+closed), the others pay 20,00 EUR (partial payment); 1 % carry no reference and a payer name
+nobody has (suspense). The file is written first and not timed; the import is. --db postgresql
+uses its own database (relance_payments_bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from _common import fresh_database, peak_rss_mib
+
+TARGET = (1_000_000, "postgresql", 180.0)
+BENCH_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/relance_payments_bench"  # its own, not import_bench's
+ACCOUNT = "FR7630006000011234567890189"
+
+
+def principal_of(i: int) -> Decimal:
+    """The principal _relance_data gives dossier i's claim."""
+    hi = (i * 2654435761) % 1000003
+    return Decimal(2000 + (hi * 7) % 198000) / 100
+
+
+def write_statement(path: Path, n: int, day: str) -> None:
+    from models.references import payment_reference
+
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("identifiant;date;montant;reference;libelle;nom\n")
+        for i in range(1, n + 1):
+            if i % 100 == 7:
+                fh.write(f"B{i:09d};{day};20,00;;VIREMENT;PAYEUR INCONNU {i}\n")
+                continue
+            amount = principal_of(i) if i % 5 == 1 and i % 10 != 0 else Decimal("20.00")
+            fh.write(f"B{i:09d};{day};{str(amount).replace('.', ',')};{payment_reference(i, compact=True)};"
+                     f"VIR SEPA;DEBITEUR {i}\n")
+
+
+def compare(c, k: int, now) -> None:
+    """The per-payment ORM path against the batch path, on payments of 1,00 EUR to open dossiers."""
+    from sqlalchemy import select
+
+    from models import Dossier
+    from models.enums import DossierStatus
+    from services.payment_batch import BatchPayment, apply_payments
+    from services.payments import apply_payment
+
+    with c.uow() as uow:
+        open_ids = list(uow.session.scalars(select(Dossier.id).where(Dossier.status != DossierStatus.CLOSED)
+                                            .order_by(Dossier.id).limit(2 * k)))
+    day = now.date()
+    t = time.perf_counter()
+    with c.uow() as uow:
+        for d in open_ids[:k]:
+            apply_payment(uow.session, dossier_id=d, amount=Decimal("1.00"), received_on=day, method="transfer",
+                          external_id=f"cmp-single-{d}", now=now, rates=c.rates)
+        uow.commit()
+    single = time.perf_counter() - t
+    t = time.perf_counter()
+    with c.uow() as uow:
+        apply_payments(uow.session, [BatchPayment(d, Decimal("1.00"), day, "transfer", f"cmp-batch-{d}")
+                                     for d in open_ids[k:]], now=now, rates=c.rates)
+        uow.commit()
+    batch = time.perf_counter() - t
+    print(f"apply only, {k:,} payments: apply_payment one by one {k / single:,.0f}/s, "
+          f"batch path {k / batch:,.0f}/s ({single / batch:.1f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--payments", type=int, default=TARGET[0])
+    parser.add_argument("--db", default=TARGET[1], help="sqlite, postgresql or a full URL")
+    parser.add_argument("--chunk", type=int, default=5000)
+    parser.add_argument("--reimport", action="store_true", help="import the same file again (idempotence)")
+    parser.add_argument("--compare", type=int, default=0, metavar="K",
+                        help="then apply K more payments one by one with apply_payment and K with the batch path")
+    args = parser.parse_args()
+
+    from sqlalchemy import func, select
+
+    from _relance_data import generate
+    from app.bootstrap import bootstrap
+    from app.settings import Settings
+    from models import JournalEntry, LedgerLine, Payment
+    from services.payment_matching import import_payments
+
+    now = datetime(2026, 11, 3, 18, 0, tzinfo=UTC)
+    work = Path(tempfile.mkdtemp(prefix="payments-bench-"))
+    url = fresh_database(BENCH_PG if args.db in ("postgresql", "pg") else args.db, work)
+    c = bootstrap(Settings(database_url=url))
+    print(f"data: {args.payments:,} dossiers on {c.engine.dialect.name}")
+    t = time.perf_counter()
+    generate(c.engine, args.payments, now=now, log=lambda *_: None)
+    print(f"  generated in {time.perf_counter() - t:.1f} s")
+    path = work / "releve.csv"
+    t = time.perf_counter()
+    write_statement(path, args.payments, now.date().strftime("%d/%m/%Y"))
+    print(f"  statement written in {time.perf_counter() - t:.1f} s ({path.stat().st_size / 2**20:.0f} MiB)")
+
+    t = time.perf_counter()
+    marks = {"done": 0, "last": t}
+
+    def progress(n: int) -> None:
+        # Every 20 chunks: the rate of the last ones, to see that it holds as the tables grow.
+        marks["done"] += n
+        if (marks["done"] // args.chunk) % 20 == 0:
+            now_t = time.perf_counter()
+            print(f"  {marks['done']:>9,} payments, last {20 * args.chunk / (now_t - marks['last']):,.0f}/s")
+            marks["last"] = now_t
+
+    report = import_payments(c.uow, path, now=now, account=ACCOUNT, rates=c.rates, chunk=args.chunk,
+                             progress=progress)
+    elapsed = time.perf_counter() - t
+    print(f"import: {report.created:,} payments in {elapsed:.1f} s = {report.created / elapsed:,.0f} payments/s")
+    print(f"  matched {dict(report.matched)}, suspense {report.unmatched:,}, paid in full {report.paid_in_full:,}, "
+          f"quittances {report.quittances:,}")
+    with c.uow() as uow:
+        s = uow.session
+        lines = s.scalar(select(func.count()).select_from(LedgerLine))
+        entries = s.scalar(select(func.count()).select_from(JournalEntry))
+        unbalanced = s.execute(select(LedgerLine.entry_id).group_by(LedgerLine.entry_id)
+                               .having(func.sum(LedgerLine.amount) != 0).limit(1)).first()
+        print(f"  books: {entries:,} journal entries, {lines:,} ledger lines, every entry balanced: {unbalanced is None}")
+        assert s.scalar(select(func.count()).select_from(Payment)) == report.created
+    if args.payments == TARGET[0] and c.engine.dialect.name == TARGET[1]:
+        print(f"  target {TARGET[2]:.0f} s: {'met' if elapsed < TARGET[2] else 'MISSED'}")
+    if args.reimport:
+        t = time.perf_counter()
+        again = import_payments(c.uow, path, now=now, account=ACCOUNT, rates=c.rates, chunk=args.chunk)
+        print(f"re-import: {again.created} created, {again.duplicates:,} known, {time.perf_counter() - t:.1f} s")
+    if args.compare:
+        compare(c, args.compare, now)
+    print(f"peak memory {peak_rss_mib():.0f} MiB")
+    c.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
