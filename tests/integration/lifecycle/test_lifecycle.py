@@ -258,7 +258,6 @@ def test_a_debtor_placed_again_after_a_purge_is_purged_again_once_that_file_expi
 
 
 def test_the_subject_export_holds_every_record_and_sent_file_of_the_debtor(container, office, tmp_path):
-    outbox = Path(container.settings.outbox_dir)
     result = export_subject(container.uow, "C-1", out_dir=tmp_path / "exports", outbox_roots=outbox_roots(
         container.settings), now=at(40))
     data = json.loads(result.json_path.read_text(encoding="utf-8"))

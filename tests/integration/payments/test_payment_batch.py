@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from models import Claim, Dossier, DossierEvent, Installment, JournalEntry, LedgerLine, PaymentPlan, Promise
+from models import Claim, Dossier, DossierEvent, Installment, JournalEntry, PaymentPlan, Promise
 from models.parties import Creditor
 from services.agreements import agree_plan, record_promise
 from services.payment_batch import BatchPayment, apply_payments

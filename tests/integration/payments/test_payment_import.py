@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Action, Claim, Dossier, JournalEntry, Payment
-from models.enums import Channel, ClaimComponent, LedgerAccount, PaymentStatus
+from models.enums import Channel, LedgerAccount, PaymentStatus
 from models.payment_intake import PaymentImport, PaymentSource
 from models.references import payment_reference
 from services.books import check_invariants
