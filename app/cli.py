@@ -259,6 +259,9 @@ def run_cmd(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Moment simulé (ISO, heure de Paris par défaut).")] = None,
     scenario: Annotated[Optional[str], typer.Option(help="Ne traiter que ce scénario.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Planifier sans rien écrire ni envoyer.")] = False,
+    shards: Annotated[int, typer.Option(min=1, max=256, help="Parts de la journée (dossier_id modulo N) : "
+                                        "exécutions de relance-day-shard sur les workers quand un serveur "
+                                        "Prefect les porte, sinon en local.")] = 1,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ):
     """Exécute une journée de relance (flux Prefect, en local) et affiche les comptes."""
@@ -266,7 +269,7 @@ def run_cmd(
 
     moment = _parse_moment(as_of, "--as-of")
     _ensure_schema(_container())
-    summary = relance_day(as_of=moment, scenario=scenario, dry_run=dry_run)
+    summary = relance_day(as_of=moment, scenario=scenario, dry_run=dry_run, shards=shards)
     rows = {r["count"]: r["value"] for r in summary_rows(summary)}
     if as_json:
         print(json.dumps({**rows, "as_of": summary["as_of"], "dry_run": dry_run}, ensure_ascii=False))

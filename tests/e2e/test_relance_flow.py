@@ -53,3 +53,18 @@ def test_the_cli_run_prints_the_counts(prefect_harness, relance_env):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"planned", "deferred", "blocked", "sent", "failed"} <= set(data)
+
+
+def test_the_cli_runs_a_sharded_day_in_process_without_a_server(prefect_harness, relance_env):
+    import json
+
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--as-of", "2026-11-26T09:00", "--shards", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"planned", "sent", "failed"} <= set(data)
+    refused = CliRunner().invoke(app, ["run", "--shards", "0"])
+    assert refused.exit_code == 2
