@@ -37,9 +37,10 @@ from typing import Any
 
 import jinja2
 from babel.dates import format_date
-from babel.numbers import format_currency
+from babel import Locale
 
 from channels.sms_encoding import measure, to_gsm7
+from models.money import format_money
 
 __all__ = [
     "DEFAULT_MAX_SEGMENTS",
@@ -58,7 +59,7 @@ __all__ = [
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 DEFAULT_MAX_SEGMENTS = 2
-LOCALE = "fr_FR"
+LOCALE = Locale.parse("fr_FR")  # parsed once: Babel parses a locale string on every call
 
 _MAX_SEGMENTS_LINE = re.compile(r"^\{#-?\s*max_segments\s*:\s*(\d+)\s*-?#\}")
 
@@ -102,7 +103,7 @@ def money(value: Decimal | int | str | None) -> str:
         return ""
     if isinstance(value, float):
         raise TypeError("money must be a Decimal, never a float")
-    return format_currency(Decimal(value), "EUR", locale=LOCALE)
+    return format_money(Decimal(value))  # rounded half up, as everywhere else
 
 
 def _as_date(value: date | datetime | str | None) -> date | None:

@@ -10,9 +10,13 @@ Rounding is ROUND_HALF_UP (0.125 -> 0.13), the mode French statements and courts
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from babel import Locale
 from babel.numbers import format_currency
+
+_FR = Locale.parse("fr_FR")
 
 __all__ = [
     "CENT",
@@ -184,4 +188,11 @@ def format_money(amount: Decimal, currency: str = "EUR") -> str:
     """
     if not isinstance(amount, (Decimal, int)) or isinstance(amount, bool):
         raise TypeError(f"format_money needs a Decimal, not {type(amount).__name__}")
-    return format_currency(round_cents(Decimal(amount)), currency, locale="fr_FR")
+    return _formatted(round_cents(Decimal(amount)), currency)
+
+
+@lru_cache(maxsize=16384)
+def _formatted(cents: Decimal, currency: str) -> str:
+    # Babel parses its locale and pattern on every call (about 60 µs); a batch of letters and
+    # emails formats the same few amounts again and again.
+    return format_currency(cents, currency, locale=_FR)

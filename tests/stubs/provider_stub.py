@@ -94,6 +94,9 @@ class ProviderStub:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes: with Nagle on, the body waits for the client's
+            # delayed ACK (about 40 ms) on every kept-alive request.
+            disable_nagle_algorithm = True
 
             def _handle(self) -> None:
                 stub._serve(self)

@@ -155,3 +155,11 @@ def test_a_formatted_amount_parses_back_to_itself():
 def test_a_float_given_to_format_money_raises_type_error():
     with pytest.raises(TypeError):
         format_money(1.5)
+
+
+def test_the_template_money_filter_rounds_half_up_like_every_other_figure():
+    from channels.templating import money
+
+    # Babel alone rounds half to even (2,00 €); the product's rule is half up everywhere.
+    assert money(Decimal("2.005")) == format_money(Decimal("2.01")) == "2,01\xa0€"
+    assert money("1234.5") == "1\u202f234,50\xa0€"
