@@ -33,4 +33,4 @@ bench: $(STAMP) postgres
 	$(BIN)/python benchmarks/import_bench.py --rows 100000
 
 clean:
-	rm -rf $(VENV) relance.db relance.db-* outbox .pytest_cache
+	rm -rf $(VENV) relance.db relance.db-* outbox .pytest_cache demo rapports reversements uploads
