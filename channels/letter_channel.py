@@ -46,7 +46,8 @@ from pypdf import PdfReader
 from channels.base import Failed, OutgoingMessage, SendOutcome, Sent, send_concurrently
 from channels.errors import ChannelError, FailureCode, PermanentChannelError, RetryableChannelError
 from channels.letters_pdf import BatchFiles, LetterBatch, LetterRenderer
-from channels.letters_pdf import postcode_city, template_name, write_atomically
+from channels.files import write_atomically
+from channels.letters_pdf import postcode_city, template_name
 from models.enums import Channel
 
 __all__ = ["LetterChannel", "LetterPdfSource", "letter_job", "require_letters"]

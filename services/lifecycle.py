@@ -325,7 +325,7 @@ def _outbox_files(roots: Iterable[Path], action_ids: set[int]) -> tuple[list[Pat
 
 def _rewrite_manifest(path: Path, action_ids: set[int], dry_run: bool) -> bool:
     """Blank the address of the purged letters; the merged batch PDF, which prints them, goes."""
-    from channels.letters_pdf import write_atomically
+    from channels.files import write_atomically
 
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter=";"))

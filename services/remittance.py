@@ -51,9 +51,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 import re
-import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -67,6 +65,7 @@ from sqlalchemy import BigInteger, String, and_, cast, exists, func, insert, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from channels.files import write_atomically
 from models.enums import LedgerAccount, PaymentStatus, RemittanceItemKind, RemittanceStatus
 from models.fees import commission, fixed_fee_adjustment
 from models.ledger import JournalEntry, LedgerLine
@@ -603,17 +602,7 @@ def _slug(name: str) -> str:
 
 def _write(path: Path, data: bytes, written: list[Path]) -> None:
     """Write atomically (readers see no half file) and remember it, to remove it on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, data)
     written.append(path)
 
 
