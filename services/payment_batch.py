@@ -43,7 +43,6 @@ from models.enums import (
     CloseReason,
     DossierStatus,
     EventKind,
-    LedgerAccount,
     PaymentStatus,
     PlanStatus,
     PromiseStatus,
@@ -55,6 +54,7 @@ from models.payments import Payment
 from services.balances import accrue_interest, shipped_rates
 from services.bulk import bulk_insert, one_of
 from services.payments import PAYMENT_KIND, PaymentError, PaymentResult, _cents, _iso, _replay, interrupt_prescription
+from services.payments import payment_line_values
 
 __all__ = ["BatchPayment", "apply_payments", "insert_entries", "insert_payments"]
 
@@ -347,7 +347,7 @@ def _one(dossier, creditor, claims, promise, plan, installments, payment_id, amo
                  "balance_after": str(max(remaining, ZERO)),
                  "interest_incomplete": incomplete, "crystallised": crystallised,
                  "promise": promise_data, **plan_data}}
-    lines = _lines(dossier, amount, applied, result)
+    lines = payment_line_values(dossier, amount, applied, result)
 
     data = {"payment_id": payment_id, "amount": str(amount), "received_on": received_on.isoformat(),
             "unapplied": str(result.unapplied)}
@@ -367,20 +367,3 @@ def _one(dossier, creditor, claims, promise, plan, installments, payment_id, amo
 def _event(dossier_id, kind, now, data) -> dict:
     return {"dossier_id": dossier_id, "kind": kind, "occurred_at": now, "source": "payment", "actor": None,
             "processed_at": None, "data": data}
-
-
-def _lines(dossier, amount, applied, result) -> list[dict]:
-    def line(account, value, claim_id=None, component=None):
-        return {"account": account, "creditor_id": dossier.creditor_id, "dossier_id": dossier.id,
-                "claim_id": claim_id, "component": component, "amount": value}
-
-    lines = [line(LedgerAccount.TRUST_BANK, amount)]
-    if applied > 0:
-        lines.append(line(LedgerAccount.CREDITOR_PAYABLE, -applied))
-    if result.unapplied > 0:
-        lines.append(line(LedgerAccount.SUSPENSE, -result.unapplied))
-    for a in result.allocations:
-        lines.append(line(LedgerAccount.DEBTOR_RECEIVABLE, -a.amount, a.claim_id, a.component))
-    if applied > 0:
-        lines.append(line(LedgerAccount.ENTRUSTED, applied))
-    return lines

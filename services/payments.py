@@ -433,10 +433,12 @@ def _replay(session, payment: Payment) -> PaymentResult:
                          bool(data.get("interest_incomplete")))
 
 
-def _payment_lines(dossier: Dossier, amount: Decimal, applied: Decimal, result) -> list[LedgerLine]:
-    def line(account, value, **kw):
-        return LedgerLine(account=account, creditor_id=dossier.creditor_id, dossier_id=dossier.id,
-                          amount=value, **kw)
+def payment_line_values(dossier, amount: Decimal, applied: Decimal, result) -> list[dict]:
+    """The lines of a payment's journal entry (chart in the module docstring), as column values:
+    the one-payment path and the batch path (services/payment_batch.py) both book these."""
+    def line(account, value, claim_id=None, component=None):
+        return {"account": account, "creditor_id": dossier.creditor_id, "dossier_id": dossier.id,
+                "claim_id": claim_id, "component": component, "amount": value}
 
     lines = [line(LedgerAccount.TRUST_BANK, amount)]
     if applied > 0:
@@ -444,10 +446,14 @@ def _payment_lines(dossier: Dossier, amount: Decimal, applied: Decimal, result) 
     if result.unapplied > 0:
         lines.append(line(LedgerAccount.SUSPENSE, -result.unapplied))
     for a in result.allocations:
-        lines.append(line(LedgerAccount.DEBTOR_RECEIVABLE, -a.amount, claim_id=a.claim_id, component=a.component))
+        lines.append(line(LedgerAccount.DEBTOR_RECEIVABLE, -a.amount, a.claim_id, a.component))
     if applied > 0:
         lines.append(line(LedgerAccount.ENTRUSTED, applied))
     return lines
+
+
+def _payment_lines(dossier: Dossier, amount: Decimal, applied: Decimal, result) -> list[LedgerLine]:
+    return [LedgerLine(**values) for values in payment_line_values(dossier, amount, applied, result)]
 
 
 def _count_for_promise(session, dossier, amount, received_on, paid_in_full, payment_id, now) -> dict | None:
