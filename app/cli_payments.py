@@ -35,7 +35,7 @@ def import_cmd(
     """Importe les paiements reçus : rapprochement, imputation, écritures, quittances."""
     from services.payment_files import PaymentFileError
     from services.payment_matching import import_payments
-    from services.portfolio_columns import MappingError
+    from services.portfolio_columns import MappingError, read_mapping_file
 
     c = _cli()._container()
     _cli()._ensure_schema(c)
@@ -49,7 +49,7 @@ def import_cmd(
         progress_cb = lambda n: progress.advance(task, n)  # noqa: E731
         progress.start()
     try:
-        columns = _load_mapping(mapping) if mapping else None
+        columns = read_mapping_file(mapping) if mapping else None
         report = import_payments(c.uow, file, now=datetime.now(UTC), format=format, mapping=columns,
                                  account=account, rates=c.rates, progress=progress_cb)
     except (PaymentFileError, MappingError) as exc:
@@ -70,20 +70,6 @@ def import_cmd(
                          ("Quittances préparées", report.quittances)]:
         table.add_row(label, str(value))
     _cli().console.print(table)
-
-
-def _load_mapping(path: Path) -> dict[str, str]:
-    import tomllib
-
-    from services.portfolio_columns import MappingError
-
-    try:
-        data = json.loads(path.read_text("utf-8")) if path.suffix.lower() == ".json" else tomllib.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MappingError(f"fichier de correspondance illisible ({path.name}) : {exc}") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise MappingError("le fichier de correspondance doit associer chaque champ à un nom de colonne")
-    return data
 
 
 @payments_app.command("suspense")

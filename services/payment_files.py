@@ -36,7 +36,7 @@ from babel.numbers import list_currencies
 
 from models.dates import DateParseError, parse_date
 from models.money import MoneyError, money, parse_money
-from services.portfolio_columns import normalise_header
+from services.portfolio_columns import MappedColumnMissing, match_columns, normalise_header
 from services.portfolio_file import detect_delimiter, detect_encoding
 
 __all__ = [
@@ -307,32 +307,18 @@ def _clean_iban(value: str | None) -> str | None:
 
 
 def resolve_csv_header(header: list[str], mapping: dict[str, str] | None) -> dict[str, int]:
-    normalised = [normalise_header(h) for h in header]
-    columns: dict[str, int] = {}
     unknown = sorted(set(mapping or {}) - set(CSV_FIELDS))
     if unknown:
         raise PaymentFileError(f"champs inconnus dans la correspondance : {', '.join(unknown)}")
-    for name, header_name in (mapping or {}).items():
-        key = normalise_header(header_name)
-        if key not in normalised:
-            raise PaymentFileError(f"colonne « {header_name} » (champ {name}) absente de l'en-tête")
-        columns[name] = normalised.index(key)
-    taken = set(columns.values())
-    for name, aliases in CSV_FIELDS.items():
-        if name in columns:
-            continue
-        for alias in aliases:
-            if alias in normalised and normalised.index(alias) not in taken:
-                columns[name] = normalised.index(alias)
-                taken.add(columns[name])
-                break
+    try:
+        columns = match_columns(header, mapping, CSV_FIELDS)
+    except MappedColumnMissing as exc:
+        raise PaymentFileError(str(exc)) from exc
     missing = [f for f in CSV_REQUIRED if f not in columns]
     if missing:
         raise PaymentFileError("colonnes obligatoires absentes : " + ", ".join(CSV_FIELDS[f][0] for f in missing)
                                + f" (en-tête lu : {'; '.join(h[:30] for h in header[:12])})")
     return columns
-
-
 def parse_csv(path: Path, *, mapping: dict[str, str] | None = None, account: str | None = None) -> PaymentFile:
     encoding = detect_encoding(path)
     with open(path, encoding=encoding, newline="") as fh:

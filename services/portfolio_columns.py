@@ -61,9 +61,9 @@ def normalise_header(name: str) -> str:
     return "_".join(part for part in out.split("_") if part)
 
 
-def load_mapping(path: Path) -> dict[str, str]:
-    """A mapping file maps Relance's field names to the file's own headers:
-    `dossier_ref = "N° de contrat"` (TOML) or `{"dossier_ref": "N° de contrat"}` (JSON)."""
+def read_mapping_file(path: Path) -> dict[str, str]:
+    """A mapping file (TOML, or JSON by its suffix) of field name -> the file's own header; the
+    caller checks the field names against its own fields."""
     path = Path(path)
     try:
         if path.suffix.lower() == ".json":
@@ -74,25 +74,37 @@ def load_mapping(path: Path) -> dict[str, str]:
         raise MappingError(f"fichier de correspondance illisible ({path.name}): {exc}") from exc
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise MappingError("le fichier de correspondance doit associer chaque champ à un nom de colonne")
+    return data
+
+
+def load_mapping(path: Path) -> dict[str, str]:
+    """A mapping file maps Relance's field names to the file's own headers:
+    `dossier_ref = "N° de contrat"` (TOML) or `{"dossier_ref": "N° de contrat"}` (JSON)."""
+    data = read_mapping_file(path)
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise MappingError(f"champs inconnus dans la correspondance: {', '.join(unknown)}")
     return data
 
 
-def resolve_header(header: list[str], mapping: dict[str, str] | None = None) -> dict[str, int]:
-    """Field name -> column index; raises when a required field has no column."""
-    from services.portfolio_file import ImportFileError
+class MappedColumnMissing(LookupError):
+    def __init__(self, field: str, header_name: str) -> None:
+        super().__init__(f"colonne « {header_name} » (champ {field}) absente de l'en-tête")
 
+
+def match_columns(header: list[str], mapping: dict[str, str] | None,
+                  fields: dict[str, tuple[str, ...] | list[str]]) -> dict[str, int]:
+    """Field name -> column index: the mapping's headers first, then each field's aliases (the
+    first free column that matches), headers compared normalised. Raises MappedColumnMissing."""
     normalised = [normalise_header(h) for h in header]
     columns: dict[str, int] = {}
     for field, header_name in (mapping or {}).items():
         key = normalise_header(header_name)
         if key not in normalised:
-            raise ImportFileError(f"colonne « {header_name} » (champ {field}) absente de l'en-tête")
+            raise MappedColumnMissing(field, header_name)
         columns[field] = normalised.index(key)
     taken = set(columns.values())
-    for field, aliases in FIELDS.items():
+    for field, aliases in fields.items():
         if field in columns:
             continue
         for alias in aliases:
@@ -100,6 +112,17 @@ def resolve_header(header: list[str], mapping: dict[str, str] | None = None) -> 
                 columns[field] = normalised.index(alias)
                 taken.add(columns[field])
                 break
+    return columns
+
+
+def resolve_header(header: list[str], mapping: dict[str, str] | None = None) -> dict[str, int]:
+    """Field name -> column index; raises when a required field has no column."""
+    from services.portfolio_file import ImportFileError
+
+    try:
+        columns = match_columns(header, mapping, FIELDS)
+    except MappedColumnMissing as exc:
+        raise ImportFileError(str(exc)) from exc
     missing = [f for f in REQUIRED if f not in columns]
     if missing:
         names = ", ".join(FIELDS[f][0] for f in missing)
