@@ -4,6 +4,7 @@ prints the result: no business logic here."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import logging
 import sys
 from datetime import date, datetime
@@ -63,6 +64,33 @@ def _parse_day(value: str | None, label: str) -> date | None:
         raise typer.BadParameter(f"{label}: {exc}") from exc
 
 
+class _Bar:
+    def __init__(self, progress, task) -> None:
+        self._progress, self._task = progress, task
+
+    def update(self, done: int, total: int | None = None) -> None:
+        self._progress.update(self._task, completed=done)
+
+    def advance(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+
+@contextmanager
+def _progress(label: str, *, total: int | None = None, enabled: bool = True, transient: bool = True):
+    """A progress bar on stderr for long work (None when `enabled` is false): `.update(done)` or
+    `.advance(n)`."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, transient=transient)
+    task = progress.add_task(label, total=total)
+    with progress:
+        yield _Bar(progress, task)
+
+
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]Erreur :[/] {message}")
     raise typer.Exit(code)
@@ -105,24 +133,13 @@ def import_cmd(
     c = _container()
     _ensure_schema(c)
     day = _parse_day(as_of, "--as-of") or date.today()
-    progress_cb, progress = None, None
-    if not as_json and sys.stderr.isatty():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        progress = Progress("[progress.description]{task.description}", BarColumn(),
-                            MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
-        task = progress.add_task("Import", total=None)
-        progress_cb = lambda done, total: progress.update(task, completed=done)  # noqa: E731
-        progress.start()
     try:
-        report = import_portfolio(c.uow, file, creditor=creditor, as_of=day, mapping_path=mapping,
-                                  rejects_path=rejects, chunk_rows=c.settings.import_chunk_rows,
-                                  progress=progress_cb)
+        with _progress("Import", enabled=not as_json and sys.stderr.isatty()) as bar:
+            report = import_portfolio(c.uow, file, creditor=creditor, as_of=day, mapping_path=mapping,
+                                      rejects_path=rejects, chunk_rows=c.settings.import_chunk_rows,
+                                      progress=bar.update if bar else None)
     except (ImportFileError, MappingError) as exc:
         _fail(str(exc))
-    finally:
-        if progress:
-            progress.stop()
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         return
@@ -417,21 +434,12 @@ def _simulate(days: int, seed: int, start: date, *, quiet: bool = False) -> dict
     from flows.simulation import simulate
 
     _ensure_schema(_container())
-    progress = None
-    if not quiet:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=err)
-        task = progress.add_task("Jours simulés", total=days)
-        runtime.on_day = lambda done, total: progress.update(task, completed=done)
-        progress.start()
-    try:
-        result = simulate(start=start, days=days, seed=seed)
-    finally:
-        runtime.on_day = None
-        if progress:
-            progress.stop()
+    with _progress("Jours simulés", total=days, enabled=not quiet, transient=False) as bar:
+        runtime.on_day = bar.update if bar else None
+        try:
+            result = simulate(start=start, days=days, seed=seed)
+        finally:
+            runtime.on_day = None
     if not quiet:
         console.print(f"{result['days']} jours simulés : {result['payments']} paiements, "
                       f"{result['promises']} promesses, {result['plans']} échéanciers, "

@@ -39,24 +39,13 @@ def import_cmd(
 
     c = _cli()._container()
     _cli()._ensure_schema(c)
-    progress_cb, progress = None, None
-    if not as_json and sys.stderr.isatty():
-        from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        progress = Progress("[progress.description]{task.description}", MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=_cli().err, transient=True)
-        task = progress.add_task("Paiements", total=None)
-        progress_cb = lambda n: progress.advance(task, n)  # noqa: E731
-        progress.start()
     try:
         columns = read_mapping_file(mapping) if mapping else None
-        report = import_payments(c.uow, file, now=datetime.now(UTC), format=format, mapping=columns,
-                                 account=account, rates=c.rates, progress=progress_cb)
+        with _cli()._progress("Paiements", enabled=not as_json and sys.stderr.isatty()) as bar:
+            report = import_payments(c.uow, file, now=datetime.now(UTC), format=format, mapping=columns,
+                                     account=account, rates=c.rates, progress=bar.advance if bar else None)
     except (PaymentFileError, MappingError) as exc:
         _cli()._fail(str(exc))
-    finally:
-        if progress:
-            progress.stop()
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
         return
