@@ -90,7 +90,7 @@ def start_call(uow_factory, voice, task_id: int, *, agent: str, agent_number: st
         _checked(uow.session, task_id, agent=agent, now=now)
     links = urls.for_task(task_id)
     call_id = voice.call_agent(agent_number, twiml_url=links["bridge"], status_callback=links["status"])
-    log.info("call task %s: click-to-call %s by %s", task_id, call_id, agent)
+    log.info("call task %s: click-to-call %s started", task_id, call_id)
     return call_id
 
 
