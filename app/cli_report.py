@@ -32,19 +32,15 @@ class Format(str, Enum):
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]Erreur :[/] {message}")
-    raise typer.Exit(2)
+    from app.cli import _fail as fail  # app.cli imports this module: its helpers are reached lazily
+
+    fail(message)
 
 
 def _day(value: str | None, label: str) -> date | None:
-    if value is None:
-        return None
-    from models.dates import DateParseError, parse_date
+    from app.cli import _parse_day
 
-    try:
-        return parse_date(value)
-    except DateParseError as exc:
-        raise typer.BadParameter(f"{label}: {exc}") from exc
+    return _parse_day(value, label)
 
 
 def _container():
