@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.web.webhooks import _container, _now, _problem, _twilio_form
 from channels.twilio_voice import bridge_twiml, notice_twiml
-from services.click_to_call import CallRefused, VoiceUrls, call_parties, record_call_end
+from services.click_to_call import CallParties, CallRefused, VoiceUrls, call_parties, record_call_end
 
 log = logging.getLogger(__name__)
 
@@ -35,36 +35,37 @@ def _task_id(request: Request) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-async def voice_bridge(request: Request) -> Response:
+async def _callable_parties(request: Request) -> tuple[CallParties | None, Response | None]:
+    """The call's parties for a signed request on a task that may still be called, else the
+    answer to give instead (4xx, or TwiML that says the call is no longer possible)."""
     if await _twilio_form(request) is None:
-        return _problem(403, "invalid signature")
+        return None, _problem(403, "invalid signature")
     task_id = _task_id(request)
     if task_id is None:
-        return _problem(400, "task missing")
+        return None, _problem(400, "task missing")
     c = _container(request)
-    channels = c.settings.channels
     try:
-        parties = call_parties(c.uow, task_id, office_name=c.settings.office.name, now=_now(request))
+        return call_parties(c.uow, task_id, office_name=c.settings.office.name, now=_now(request)), None
     except CallRefused as exc:
-        log.info("voice bridge for task %s refused: %s", task_id, type(exc).__name__)
-        return Response(notice_twiml(UNAVAILABLE), media_type=TWIML)
-    links = voice_urls(channels).for_task(task_id)
+        log.info("voice callback for task %s refused: %s", task_id, type(exc).__name__)
+        return None, Response(notice_twiml(UNAVAILABLE), media_type=TWIML)
+
+
+async def voice_bridge(request: Request) -> Response:
+    parties, answer = await _callable_parties(request)
+    if parties is None:
+        return answer
+    channels = _container(request).settings.channels
+    links = voice_urls(channels).for_task(parties.task_id)
     return Response(bridge_twiml(parties.debtor_number, caller_id=channels.twilio_voice_from,
                                  agent_text=parties.agent_text, notice_url=links["notice"],
                                  record=channels.record_calls), media_type=TWIML)
 
 
 async def voice_notice(request: Request) -> Response:
-    if await _twilio_form(request) is None:
-        return _problem(403, "invalid signature")
-    task_id = _task_id(request)
-    if task_id is None:
-        return _problem(400, "task missing")
-    c = _container(request)
-    try:
-        parties = call_parties(c.uow, task_id, office_name=c.settings.office.name, now=_now(request))
-    except CallRefused:
-        return Response(notice_twiml(UNAVAILABLE), media_type=TWIML)
+    parties, answer = await _callable_parties(request)
+    if parties is None:
+        return answer
     return Response(notice_twiml(parties.notice_text), media_type=TWIML)
 
 
