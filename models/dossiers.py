@@ -54,7 +54,20 @@ class Dossier(Base):
     claims: Mapped[list["Claim"]] = relationship(back_populates="dossier", order_by="Claim.id")
 
 
-class Claim(Base):
+class ClaimAmounts:
+    """What is still owed on a claim, from its columns: shared by the ORM Claim and the plain rows
+    of the batch payment path."""
+
+    @property
+    def principal_due(self) -> Decimal:
+        return self.principal - self.principal_paid
+
+    @property
+    def costs_due(self) -> Decimal:
+        return self.costs + self.indemnity - self.costs_paid
+
+
+class Claim(ClaimAmounts, Base):
     """One créance. Paid amounts and crystallised interest are kept here for fast reads; the
     ledger is the record they are derived from."""
 
@@ -94,13 +107,6 @@ class Claim(Base):
 
     dossier: Mapped[Dossier] = relationship(back_populates="claims")
 
-    @property
-    def principal_due(self) -> Decimal:
-        return self.principal - self.principal_paid
-
-    @property
-    def costs_due(self) -> Decimal:
-        return self.costs + self.indemnity - self.costs_paid
 
 
 class DossierEvent(Base):

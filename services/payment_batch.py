@@ -37,7 +37,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from models.agreements import Installment, PaymentPlan, Promise
-from models.dossiers import Claim, Dossier, DossierEvent
+from models.dossiers import Claim, ClaimAmounts, Dossier, DossierEvent
 from models.enums import (
     ClaimComponent,
     CloseReason,
@@ -84,16 +84,8 @@ class BatchPayment:
     label: str | None = None
 
 
-class _Claim(SimpleNamespace):
+class _Claim(ClaimAmounts, SimpleNamespace):
     """A claim row that the rules can read and change like an ORM Claim."""
-
-    @property
-    def principal_due(self) -> Decimal:
-        return self.principal - self.principal_paid
-
-    @property
-    def costs_due(self) -> Decimal:
-        return self.costs + self.indemnity - self.costs_paid
 
 
 _PAYMENT_COLUMNS = ("external_id", "dossier_id", "amount", "received_on", "method", "label", "currency", "status",
