@@ -1,8 +1,9 @@
 """The agents' call queue: claim the next call task with a lease, record the call's outcome.
 
 `claim_next` hands one task to one agent, atomically:
-- PostgreSQL: candidate rows are read `FOR UPDATE SKIP LOCKED`, so fifty agents claiming at once
-  each lock a different row and nobody waits on another's transaction;
+- PostgreSQL: one round trip, the `relance_claim_call_task` function (migration 0010); it reads
+  candidate rows `FOR UPDATE SKIP LOCKED`, so fifty agents claiming at once each lock a different
+  row and nobody waits on another's transaction;
 - SQLite: the claim runs in a `BEGIN IMMEDIATE` transaction (the database's single writer lock,
   held for a few milliseconds), so two claims never interleave.
 Queue order: priority (higher first), then the calling window (a task whose window is open now
@@ -27,7 +28,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import BigInteger, bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from models.accounts import AuditEntry
 from models.campaigns import Enrolment
@@ -35,6 +37,7 @@ from models.dossiers import Dossier, DossierEvent
 from models.enums import CallTaskStatus, ContactKind, DossierStatus, EventKind
 from models.outbox import CallTask
 from models.parties import ContactPoint
+from models.types import UTCDateTime
 from services.accounts import Principal, audit
 from services.agreements import MONTHLY, AgreementError, agree_plan, record_promise
 
@@ -89,15 +92,19 @@ class OutcomeInput:
 
 def claim_next(uow, agent: Principal, now: datetime, *, lease: timedelta = DEFAULT_LEASE) -> ClaimedTask | None:
     """Lease the next task to `agent` and commit; None when the queue is empty for them.
-    Core statements, not ORM objects: a claim is on every agent's critical path."""
+    Core statements, not ORM objects: a claim is on every agent's critical path. On PostgreSQL the
+    whole claim is one call of the `relance_claim_call_task` function (migration 0010), which does
+    the same steps as below on the server."""
     s = uow.session
-    pg = s.get_bind().dialect.name == "postgresql"
+    until = now + lease
+    if s.get_bind().dialect.name == "postgresql":
+        return _claim_on_server(uow, agent, now, until)
     while True:
-        if not pg:
-            # Take SQLite's write lock first: a deferred transaction that reads then writes could
-            # be refused (SQLITE_BUSY_SNAPSHOT) after another claim committed in between.
-            s.connection().exec_driver_sql("BEGIN IMMEDIATE")
-        task = _pick(s, agent, now, pg)
+        # Take SQLite's write lock first: a deferred transaction that reads then writes could
+        # be refused (SQLITE_BUSY_SNAPSHOT) after another claim committed in between.
+        s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        _take_back_expired(s, now)
+        task = _pick(s, agent, now)
         if task is None:
             uow.commit()
             return None
@@ -107,7 +114,6 @@ def claim_next(uow, agent: Principal, now: datetime, *, lease: timedelta = DEFAU
                 updated_at=now))
             uow.commit()
             continue
-        until = now + lease
         s.execute(update(CallTask).where(CallTask.id == task.id).values(
             status=CallTaskStatus.CLAIMED, leased_by=agent.name, lease_until=until, updated_at=now))
         s.execute(insert(AuditEntry).values(at=now, actor=agent.name, action="call.claim",
@@ -117,22 +123,38 @@ def claim_next(uow, agent: Principal, now: datetime, *, lease: timedelta = DEFAU
         return ClaimedTask(task.id, task.dossier_id, task.kind, task.script, until)
 
 
+_CLAIM_ON_SERVER = text(
+    "select task_id, task_dossier_id, task_kind, task_script, cancelled, taken_back "
+    "from relance_claim_call_task(:now, :agent, :until, :creditors)"
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime()),
+             bindparam("creditors", type_=ARRAY(BigInteger)))
+
+
+def _claim_on_server(uow, agent: Principal, now: datetime, until: datetime) -> ClaimedTask | None:
+    creditors = None if agent.creditor_ids is None else sorted(agent.creditor_ids)
+    row = uow.session.execute(_CLAIM_ON_SERVER, {"now": now, "agent": agent.name, "until": until,
+                                                 "creditors": creditors}).one()
+    uow.commit()
+    if row.taken_back:
+        log.info("%s expired call task leases taken back", row.taken_back)
+    if row.cancelled:
+        log.info("%s call tasks cancelled at claim: dossier or number no longer callable", row.cancelled)
+    if row.task_id is None:
+        return None
+    log.info("call task %s claimed by user %s", row.task_id, agent.id)
+    return ClaimedTask(row.task_id, row.task_dossier_id, row.task_kind, row.task_script, until)
+
+
 _CLAIM_COLUMNS = (CallTask.id, CallTask.dossier_id, CallTask.kind, CallTask.script, CallTask.phone_id)
 
 
-def _pick(s, agent: Principal, now: datetime, pg: bool):
-    """The next task in queue order (a row of _CLAIM_COLUMNS), locked (PostgreSQL) or under the
-    write lock (SQLite).
+def _pick(s, agent: Principal, now: datetime):
+    """The next task in queue order (a row of _CLAIM_COLUMNS), under SQLite's write lock.
 
     Each query below is one seek in the partial index (priority DESC, window_end, due_at) of open
     tasks, so a claim costs the same with a thousand tasks or a million: per priority level, from
     the highest, the task whose window is open and closes soonest, else one without a window,
     else the one whose window passed first. Priority levels are found by a loose index scan."""
-    _take_back_expired(s, now, pg)
-
-    def locked(q):
-        return q.with_for_update(skip_locked=True) if pg else q
-
     def scoped(q):
         if agent.creditor_ids is None:
             return q
@@ -145,7 +167,7 @@ def _pick(s, agent: Principal, now: datetime, pg: bool):
         for q in (at.where(CallTask.window_end > now).order_by(CallTask.window_end, CallTask.due_at),
                   at.where(CallTask.window_end.is_(None)).order_by(CallTask.due_at),
                   at.where(CallTask.window_end <= now).order_by(CallTask.window_end, CallTask.due_at)):
-            task = s.execute(locked(q.limit(1))).first()
+            task = s.execute(q.limit(1)).first()
             if task is not None:
                 return task
     return None
@@ -168,10 +190,10 @@ def _priority_levels(s) -> Iterator[int]:
         yield below
 
 
-def _take_back_expired(s, now: datetime, pg: bool) -> None:
+def _take_back_expired(s, now: datetime) -> None:
     """Leases that ran out: the tasks go back to the queue, with their place (due time kept)."""
     q = select(CallTask.id).where(CallTask.status == CallTaskStatus.CLAIMED, CallTask.lease_until < now).limit(100)
-    ids = list(s.scalars(q.with_for_update(skip_locked=True) if pg else q))
+    ids = list(s.scalars(q))
     if ids:
         s.execute(update(CallTask).where(CallTask.id.in_(ids), CallTask.status == CallTaskStatus.CLAIMED)
                   .values(status=CallTaskStatus.OPEN, leased_by=None, lease_until=None, updated_at=now)

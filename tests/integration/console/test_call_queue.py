@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from models.accounts import AuditEntry
 from models.campaigns import Enrolment
 from models.dossiers import Dossier, DossierEvent
 from models.enums import CallTaskStatus, DossierStatus, EventKind
@@ -42,6 +43,28 @@ def test_the_queue_serves_priority_then_open_window_then_age(container, cases):
     order = [claim(container, agent).id for _ in range(4)]
     assert order == [urgent, old_open, young_open, old_closed]
     assert claim(container, agent) is None
+
+
+def test_among_open_windows_the_one_closing_first_comes_before_tasks_without_a_window(container, cases):
+    a = cases["A-1"]
+    passed = add_task(container, a, key="k1", due_at=NOW - timedelta(hours=5), window_end=NOW - timedelta(minutes=1))
+    no_window = add_task(container, a, key="k2", due_at=NOW - timedelta(hours=4), window_end=None)
+    closes_late = add_task(container, a, key="k3", due_at=NOW - timedelta(hours=3), window_end=NOW + timedelta(hours=2))
+    closes_soon = add_task(container, a, key="k4", due_at=NOW - timedelta(minutes=1),
+                           window_end=NOW + timedelta(minutes=30))
+    agent = make_user(container, "agent1")
+    assert [claim(container, agent).id for _ in range(4)] == [closes_soon, closes_late, no_window, passed]
+
+
+def test_a_claim_is_written_in_the_audit_log_with_the_agent_and_the_task(container, cases):
+    task_id = add_task(container, cases["A-1"], key="k1")
+    task = claim(container, make_user(container, "agent1"))
+    assert task.id == task_id and task.lease_until == NOW + timedelta(minutes=15)
+    with container.uow() as uow:
+        entries = uow.session.execute(select(AuditEntry.actor, AuditEntry.target, AuditEntry.at)
+                                      .where(AuditEntry.action == "call.claim")).all()
+    assert [(e.actor, e.target) for e in entries] == [("agent1", f"call_task:{task_id}")]
+    assert entries[0].at == NOW
 
 
 def test_an_expired_lease_returns_the_task_to_the_queue(container, cases):
@@ -90,6 +113,21 @@ def test_a_task_of_a_suspended_dossier_is_cancelled_not_handed_out(container, ca
         uow.commit()
     assert claim(container, make_user(container, "agent1")) is None
     assert task_row(container, task_id).status == CallTaskStatus.CANCELLED
+
+
+def test_a_task_on_a_number_opted_out_of_calls_is_cancelled_and_the_next_one_handed_out(container, cases):
+    a = cases["A-1"]
+    opted_out = add_task(container, a, key="k1", priority=10)
+    other = add_task(container, a, key="k2")
+    with container.uow() as uow:
+        uow.session.get(ContactPoint, a.contacts["phone"]).opt_out_call_at = NOW - timedelta(days=1)
+        uow.commit()
+    with container.uow() as uow:  # the second task has no number: it stays callable
+        uow.session.get(CallTask, other).phone_id = None
+        uow.commit()
+    assert claim(container, make_user(container, "agent1")).id == other
+    row = task_row(container, opted_out)
+    assert (row.status, row.outcome) == (CallTaskStatus.CANCELLED, "not_callable")
 
 
 def _events(container, dossier_id):
