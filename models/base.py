@@ -10,7 +10,7 @@ from typing import Annotated
 from sqlalchemy import BigInteger, Enum, Integer, MetaData
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
-from models.types import MoneyType, RateType, UTCDateTime
+from models.types import CostType, MoneyType, RateType, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -24,6 +24,7 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 Money = Annotated[Decimal, "money"]
+Cost = Annotated[Decimal, "cost"]  # provider costs: fractions of a cent, see CostType
 Rate = Annotated[Decimal, "rate"]
 PK = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True)]
 
@@ -32,6 +33,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
         Money: MoneyType(),
+        Cost: CostType(),
         Rate: RateType(),
         datetime: UTCDateTime(),
         int: BigId,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import PK, Base, Money
+from models.base import PK, Base, Cost
 from models.enums import ActionStatus, CallTaskStatus, Channel
 
 # Allowed moves. A late or repeated provider callback that would move backwards changes nothing.
@@ -62,7 +62,7 @@ class Action(Base):
     provider_id: Mapped[str | None] = mapped_column(String(80))
     segments: Mapped[int | None]  # SMS segments: the cost unit
     pages: Mapped[int | None]  # letter pages
-    cost: Mapped[Money] = mapped_column(default=Decimal("0"))
+    cost: Mapped[Cost] = mapped_column(default=Decimal("0"))
     error_code: Mapped[str | None] = mapped_column(String(40))
     planned_at: Mapped[datetime]
     sending_at: Mapped[datetime | None]

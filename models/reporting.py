@@ -19,7 +19,7 @@ from sqlalchemy import ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.agreements import PaymentPlan, Promise
-from models.base import PK, Base, Money
+from models.base import PK, Base, Cost, Money
 from models.campaigns import Enrolment
 from models.dossiers import DossierEvent
 from models.outbox import Action
@@ -68,7 +68,7 @@ class ReportRow(Base):
     payments: Mapped[int] = mapped_column(default=0)
     collected: Mapped[Money] = mapped_column(default=Decimal("0"))
     fees_earned: Mapped[Money] = mapped_column(default=Decimal("0"))
-    cost_messages: Mapped[Money] = mapped_column(default=Decimal("0"))
+    cost_messages: Mapped[Cost] = mapped_column(default=Decimal("0"))
     cost_agents: Mapped[Money] = mapped_column(default=Decimal("0"))
     refreshed_at: Mapped[datetime]
 

@@ -13,6 +13,7 @@ from sqlalchemy import DateTime, Numeric
 from sqlalchemy.types import TypeDecorator
 
 CENT = Decimal("0.01")
+COST_UNIT = Decimal("0.00001")
 
 
 class MoneyType(TypeDecorator):
@@ -32,6 +33,27 @@ class MoneyType(TypeDecorator):
         if value is None:
             return None
         return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class CostType(TypeDecorator):
+    """A provider's unit cost and the sums of them: Numeric(14, 5). An email costs a tenth of a
+    cent and an SMS segment 4.5 cents, so costs keep five decimals and are rounded to the cent
+    (half up) once, where a report sums them."""
+
+    impl = Numeric(14, 5, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("costs must be Decimal, never float")
+        return Decimal(value).quantize(COST_UNIT, rounding=ROUND_HALF_UP)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(COST_UNIT, rounding=ROUND_HALF_UP)
 
 
 class RateType(TypeDecorator):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Date, and_, cast, func, literal, select
 
@@ -82,7 +82,8 @@ class VariantResult:
 
 def _clean(measure: str, value) -> int | Decimal:
     if measure in MONEY:
-        return Decimal(str(value or 0)).quantize(CENT)
+        # Costs are summed with five decimals (models.types.CostType) and rounded here, once.
+        return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
     return int(value or 0)
 
 

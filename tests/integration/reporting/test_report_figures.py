@@ -147,3 +147,23 @@ def test_a_campaign_launched_for_every_creditor_finds_each_action_s_creditor_thr
     after = build_report(container.uow, by="creditor")
     assert [(ln.key, ln.sums) for ln in after.lines] == [(ln.key, ln.sums) for ln in before.lines]
     assert after.lines[0].key == ("Banque Test",) and after.total["actions_attempted"] == 5
+
+
+def test_costs_keep_fractions_of_a_cent_and_the_report_rounds_their_sum_once(container, world):
+    from sqlalchemy import update
+
+    from models.outbox import Action
+
+    # One SMS segment each at 0.045 and an email at 0.001: 0.091 in all, 0.09 once rounded
+    # (rounding each action first would give 0.05 + 0.05 + 0.00 = 0.10).
+    with container.uow() as uow:
+        for name, cost in (("a1", "0.045"), ("a2", "0.045"), ("a4", "0.001")):
+            uow.session.execute(update(Action).where(Action.provider_id == f"prov-{name}").values(cost=Decimal(cost)))
+        uow.commit()
+    with container.uow() as uow:
+        assert uow.session.scalar(select(Action.cost).where(Action.provider_id == "prov-a4")) == Decimal("0.00100")
+    rebuild_all(container.uow, POLICY, now=at(d(10)))
+    t = build_report(container.uow, campaign="printemps").total
+    assert (t["cost_messages"], t.cost) == (Decimal("0.09"), Decimal("4.89"))
+    by_channel = {line.key[0]: line["cost_messages"] for line in build_report(container.uow, by="channel").lines}
+    assert (by_channel["sms"], by_channel["email"]) == (Decimal("0.09"), Decimal("0.00"))
