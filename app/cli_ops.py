@@ -97,7 +97,7 @@ def purge_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ):
     """Anonymise les données personnelles dont la durée de conservation est échue ; la comptabilité reste intacte."""
-    from services.lifecycle import LifecycleError, outbox_roots, purge
+    from services.lifecycle import LifecycleError, UploadsRetention, outbox_roots, purge
 
     c = _container()
     _ready(c)
@@ -105,7 +105,8 @@ def purge_cmd(
     try:
         report = purge(c.uow, as_of=day, now=datetime.now(timezone.utc),
                        accounting_years=c.settings.retention_accounting_years,
-                       outbox_roots=outbox_roots(c.settings), dry_run=dry_run)
+                       outbox_roots=outbox_roots(c.settings), dry_run=dry_run,
+                       uploads=UploadsRetention(c.settings.uploads_dir, c.settings.uploads_retention_days))
     except LifecycleError as exc:
         _fail(str(exc))
     data = report.as_dict()
@@ -118,7 +119,8 @@ def purge_cmd(
                        ("Coordonnées effacées", "contact_points"), ("Événements épurés", "events_scrubbed"),
                        ("Libellés de paiement effacés", "payment_labels"), ("Actions concernées", "actions"),
                        ("Fichiers supprimés", "files_deleted"), ("Bordereaux d'impression réécrits", "manifests_rewritten"),
-                       ("Dossiers dont les références sont effacées (durée comptable échue)", "references_cleared")):
+                       ("Dossiers dont les références sont effacées (durée comptable échue)", "references_cleared"),
+                       ("Fichiers d'import et de rejets supprimés", "uploads_deleted")):
         table.add_row(label, str(data[key]))
     console.print(table)
     if report.debtors:

@@ -92,8 +92,11 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1)
     # Longest payment plan an agent may agree on a call.
     plan_max_months: int = Field(default=24, ge=1, le=120)
-    # Portfolio files uploaded through the manager's import page, and their rejected rows.
+    # Portfolio files uploaded through the manager's import page, and their rejected rows: full of
+    # personal data and only needed until the creditor has corrected them, so `relance purge`
+    # deletes them this many days after they were written.
     uploads_dir: Path = Path("uploads")
+    uploads_retention_days: int = Field(default=90, ge=1, le=3650)
 
 
 def load_settings(**overrides) -> Settings:

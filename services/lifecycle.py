@@ -2,7 +2,7 @@
 
     close_dossier_by_hand(uow_factory, key, reason, *, now, actor)    abandoned / returned to creditor
     archive_closed(uow_factory, *, now, after_days)                    closed -> archived (read-only)
-    purge(uow_factory, *, as_of, now, accounting_years, outbox_roots, dry_run) -> PurgeReport
+    purge(uow_factory, *, as_of, now, accounting_years, outbox_roots, uploads, dry_run) -> PurgeReport
     refuse_archived(dossier)                                           the guard every writing service calls
 
 Archived means read-only and out of every queue: its enrolments are ended, its planned actions
@@ -19,6 +19,10 @@ Two retention periods run from the day the dossier closed:
   entries, ledger lines, amounts, claims) are never deleted or changed by a purge; once this
   period is over too, the creditor's references that tie them to a person (dossier, debtor and
   invoice references) are replaced by `anon-<id>`.
+
+Uploaded portfolio files and their rejected-row files (the console's import page) are deleted
+`uploads.retention_days` after they were written: they are the creditor's raw data, needed only
+until the bad rows are corrected and sent again.
 
 A purge deletes the files first, then commits the database: a crash in between leaves the debtor
 not yet marked anonymised, and the next purge does it again (deleting a missing file is a no-op).
@@ -251,6 +255,7 @@ class PurgeReport:
     files_deleted: list[str] = field(default_factory=list)
     manifests_rewritten: list[str] = field(default_factory=list)
     references_cleared: list[int] = field(default_factory=list)  # dossiers past the accounting period
+    uploads_deleted: list[str] = field(default_factory=list)  # portfolio uploads and their rejected rows
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -262,6 +267,7 @@ class PurgeReport:
             "files_deleted": len(self.files_deleted), "manifests_rewritten": len(self.manifests_rewritten),
             "references_cleared": len(self.references_cleared),
             "references_cleared_dossier_ids": self.references_cleared,
+            "uploads_deleted": len(self.uploads_deleted),
         }
 
 
@@ -355,6 +361,7 @@ def purge(
     now: datetime,
     accounting_years: int = 10,
     outbox_roots: Sequence[Path] = (),
+    uploads: UploadsRetention | None = None,
     dry_run: bool = False,
 ) -> PurgeReport:
     """Anonymise what is past its retention period on `as_of` (see the module docstring)."""
@@ -366,10 +373,31 @@ def purge(
     for start in range(0, len(debtors), _CHUNK):
         _purge_debtors(uow_factory, debtors[start:start + _CHUNK], now, outbox_roots, dry_run, report)
     _clear_references(uow_factory, as_of, now, accounting_years, dry_run, report)
+    if uploads is not None:
+        _purge_uploads(uploads, as_of, dry_run, report)
     log.info("purge as of %s (dry_run=%s): %s debtors, %s dossiers, %s files, %s references cleared",
              as_of, dry_run, len(report.debtors), len(report.dossiers), len(report.files_deleted),
              len(report.references_cleared))
     return report
+
+
+@dataclass(frozen=True)
+class UploadsRetention:
+    folder: Path
+    retention_days: int
+
+
+def _purge_uploads(uploads: UploadsRetention, as_of: date, dry_run: bool, report: PurgeReport) -> None:
+    """Files of the uploads folder last written `retention_days` or more before `as_of`."""
+    if not uploads.folder.is_dir():
+        return
+    limit = as_of - timedelta(days=uploads.retention_days)
+    for entry in sorted(os.scandir(uploads.folder), key=lambda e: e.name):
+        if not entry.is_file() or date.fromtimestamp(entry.stat().st_mtime) > limit:
+            continue
+        report.uploads_deleted.append(entry.path)
+        if not dry_run:
+            Path(entry.path).unlink(missing_ok=True)
 
 
 def _purge_debtors(uow_factory, debtor_ids: list[int], now: datetime, roots: Sequence[Path], dry_run: bool,

@@ -27,7 +27,7 @@ from services.agreements import record_promise
 from services.campaigns import launch_campaign
 from services.dispatch import dispatch
 from services.lifecycle import (ArchivedDossierError, LifecycleError, archive_closed, close_dossier_by_hand,
-                                outbox_roots, purge, search_dossiers)
+                                UploadsRetention, outbox_roots, purge, search_dossiers)
 from services.payments import apply_payment
 from services.portfolio_import import import_portfolio
 from services.relance_plan import plan_due
@@ -271,3 +271,24 @@ def test_the_subject_export_holds_every_record_and_sent_file_of_the_debtor(conta
     assert "jeannot@exemple.fr" in copied.lower() and "annabelle" not in copied.lower()
     with pytest.raises(LifecycleError, match="introuvable"):
         export_subject(container.uow, "C-404", out_dir=tmp_path, now=at(40))
+
+
+def test_uploaded_portfolios_and_their_rejected_rows_are_deleted_after_their_retention(container, tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    day = date(2027, 3, 1)
+    ages = {"old.csv": 90, "old.rejets.csv": 91, "recent.csv": 89, "recent.rejets.csv": 0}
+    for name, days_before in ages.items():
+        path = uploads / name
+        path.write_text("nom;telephone\nDurand;0612345678\n", encoding="utf-8")
+        stamp = datetime(2027, 3, 1, 12, 0).timestamp() - days_before * 86400
+        os.utime(path, (stamp, stamp))
+    retention = UploadsRetention(uploads, retention_days=90)
+
+    dry = purge(container.uow, as_of=day, now=at(40), uploads=retention, dry_run=True)
+    assert sorted(Path(p).name for p in dry.uploads_deleted) == ["old.csv", "old.rejets.csv"]
+    assert len(list(uploads.iterdir())) == 4
+
+    report = purge(container.uow, as_of=day, now=at(40), uploads=retention)
+    assert report.as_dict()["uploads_deleted"] == 2
+    assert sorted(p.name for p in uploads.iterdir()) == ["recent.csv", "recent.rejets.csv"]
