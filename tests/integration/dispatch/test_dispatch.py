@@ -43,7 +43,7 @@ def test_dispatch_sends_each_planned_action_exactly_once(container, cases, sandb
     assert sms.status == ActionStatus.SENT and sms.provider_id == f"sandbox-{sms.id}"
     assert sms.attempts == 1 and sms.sent_at == NOW and sms.segments in (1, 2)
     assert sms.cost == Decimal("0.045") * sms.segments
-    assert action(container, email_ids[0]).cost == Decimal("0.00")  # 0.001 EUR rounds to the cent
+    assert action(container, email_ids[0]).cost == Decimal("0.001")  # kept to a tenth of a cent
     assert action(container, later[0]).status == ActionStatus.PLANNED
     sent_events = events(container, EventKind.ACTION_SENT)
     assert sorted(e.data["action_id"] for e in sent_events) == sorted(sms_ids + email_ids)
