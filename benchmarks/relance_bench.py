@@ -4,6 +4,7 @@ dispatch, and compare with the naive design (one Prefect task per dossier).
     python benchmarks/relance_bench.py --enrolments 100000 --db sqlite
     python benchmarks/relance_bench.py --enrolments 1000000 --db postgresql
     python benchmarks/relance_bench.py --enrolments 20000 --db sqlite --profile   (cProfile of planning)
+    python benchmarks/relance_bench.py --enrolments 100000 --db postgresql --profile-day   (of dispatch)
 
 The data (benchmarks/_relance_data.py) is written set-based straight into a fresh database, then
 copied once per measured phase, so every phase starts from the same state. Each phase runs in its
@@ -174,18 +175,30 @@ def phase_day(args) -> dict:
     from flows.relance_day import relance_day
     from models.enums import Channel
 
-    # Time each service call the flow's tasks make (the tasks import them at call time).
-    timings: list[tuple[str, float]] = []
+    # Time each service call the flow's tasks make (the tasks import them at call time): wall time,
+    # and the CPU time of the calling thread (steady on a shared machine, unlike the wall time).
+    timings: list[tuple[str, float, float]] = []
+    profiles: dict[str, object] = {}
 
     def timed(module, name, label):
         original = getattr(module, name)
 
         def wrapper(*a, **kw):
-            t = time.perf_counter()
+            what = label(a, kw)
+            prof = None
+            if args.profile_day and what.startswith("dispatch"):
+                import cProfile
+
+                prof = cProfile.Profile()  # per call: it profiles the thread that calls it
+                prof.enable()
+            t, cpu = time.perf_counter(), time.thread_time()
             try:
                 return original(*a, **kw)
             finally:
-                timings.append((label(a, kw), time.perf_counter() - t))
+                timings.append((what, time.perf_counter() - t, time.thread_time() - cpu))
+                if prof is not None:
+                    prof.disable()
+                    profiles[what] = prof
 
         setattr(module, name, wrapper)
 
@@ -203,7 +216,7 @@ def phase_day(args) -> dict:
         Channel.LETTER: SandboxChannel(Channel.LETTER, outbox, today=lambda: today),
     })
     rss_before = peak_rss_mib()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     state = relance_day(as_of=now, chunk=args.chunk, return_state=True)
     wall = time.perf_counter() - t0
     flow_end = time.time()
@@ -212,8 +225,9 @@ def phase_day(args) -> dict:
     for channel in ("sms", "email", "letter"):
         folder = outbox / channel / today.isoformat()
         files[channel] = sum(1 for e in os.scandir(folder) if not e.name.startswith(".")) if folder.is_dir() else 0
-    return {"wall": wall, "import_prefect": imported, "startup": startup, "summary": summary,
-            "timings": timings, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before,
+    cpu = time.process_time() - cpu0
+    return {"wall": wall, "cpu": cpu, "import_prefect": imported, "startup": startup, "summary": summary,
+            "timings": timings, "profiles": {k: _profile_tables(p) for k, p in profiles.items()}, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before,
             "server": _server_peaks(), "files": files, "flow_end": flow_end,
             "actions": _actions_of_run(runtime.container().engine, now)}
 
@@ -385,6 +399,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=2000, help="plan_due chunk (enrolments per transaction)")
     parser.add_argument("--as-of", default=DEFAULT_AS_OF, help="the run's instant (aware ISO 8601)")
     parser.add_argument("--profile", action="store_true", help="cProfile the planning phase (slows it down)")
+    parser.add_argument("--profile-day", action="store_true",
+                        help="cProfile each channel's dispatch in the whole day (slows it down)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--prefect-home", type=Path, default=None,
                         help="PREFECT_HOME for the flows (default: a fresh one in the workdir)")
@@ -469,7 +485,7 @@ def main() -> None:
         print("2. whole day: relance_day flow (Prefect ephemeral mode), sandbox channels: SMS and email "
               "files, letters as SandboxChannel(letter) JSON records (no PDF rendering in this figure); "
               "call steps become call tasks", flush=True)
-        day = child("day", clones["day"], args, workdir)
+        day = child("day", clones["day"], args, workdir, ["--profile-day"] if args.profile_day else [])
         wall = day["wall"]
         dispatch = day["summary"].get("dispatch", {})
         sent = sum(d.get("sent", 0) for d in dispatch.values())
@@ -481,12 +497,23 @@ def main() -> None:
               + ", ".join(f"{ch} {d.get('sent', 0):,}" for ch, d in dispatch.items()))
         print(f"  planned      : {day['summary']['plan']['planned']:8,} actions; outbox after the run: "
               f"{_fmt_counts(day['actions']['by_status'])}; sandbox files: {_fmt_counts(day['files'])}")
-        spent = {}
-        for label, seconds in day["timings"]:
+        spent: dict[str, float] = {}
+        spent_cpu: dict[str, float] = {}
+        for label, seconds, cpu in day["timings"]:
             spent[label] = spent.get(label, 0.0) + seconds
+            spent_cpu[label] = spent_cpu.get(label, 0.0) + cpu
         inside = sum(spent.values())
-        print("  where        : " + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items())
+        print("  where (wall) : " + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items())
               + f"; Prefect and the rest {wall - inside:.1f} s")
+        print("  where (CPU)  : " + ", ".join(f"{k} {v:.1f} s" for k, v in spent_cpu.items())
+              + f"; flow process in all {day['cpu']:.1f} s CPU (every thread)")
+        for label, prof in day["profiles"].items():
+            print(f"  profile of {label}, our code by cumulative time (cumtime s, tottime s, calls):")
+            for e in prof["ours_cumulative"]:
+                print(f"    {e['cumtime']:7.2f} {e['tottime']:7.2f} {e['ncalls']:>9,}  {e['where']}")
+            print(f"  profile of {label}, everything by own time:")
+            for e in prof["all_tottime"]:
+                print(f"    {e['cumtime']:7.2f} {e['tottime']:7.2f} {e['ncalls']:>9,}  {e['where']}")
         print(f"  peak memory  : {day['peak_rss_mib']:8.0f} MiB (flow process; {day['rss_before_mib']:.0f} MiB before "
               f"the flow, Prefect loaded)   target < {MEMORY_TARGET_MIB:.0f} MiB: "
               f"{'MET' if day['peak_rss_mib'] < MEMORY_TARGET_MIB else 'MISSED'}")
