@@ -9,10 +9,12 @@
 
 One batch, channel by channel:
 
- 1. claim   planned actions of the channel with not_before <= now, by id, become `sending`
-            (attempts + 1, sending_at = now), committed BEFORE any provider is called.
-            PostgreSQL: SELECT ... ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED, then UPDATE those
-            ids (still `planned`) RETURNING id, so two dispatchers never take the same rows.
+ 1. claim   planned actions of the channel with not_before <= now, the oldest not_before first
+            then by id (the order of ix_action_dispatch: a claim reads its batch and stops),
+            become `sending` (attempts + 1, sending_at = now), committed BEFORE any provider is
+            called. PostgreSQL: SELECT ... ORDER BY not_before, id LIMIT n FOR UPDATE SKIP LOCKED,
+            then UPDATE those ids (still `planned`) RETURNING id, so two dispatchers never take
+            the same rows.
             SQLite: one UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING id under its single
             write lock.
  2. render  contexts in a few set-based queries (services/rendering.py); SMS and email through
@@ -295,7 +297,7 @@ def _claim(env: _Env, channel: Channel, now: datetime, limit: int) -> list[int]:
         pick = (
             select(Action.id)
             .where(Action.status == ActionStatus.PLANNED, Action.channel == channel, Action.not_before <= now)
-            .order_by(Action.id)
+            .order_by(Action.not_before, Action.id)
             .limit(limit)
         )
         if session.get_bind().dialect.name == "postgresql":

@@ -348,3 +348,13 @@ def test_a_batch_records_each_sms_with_its_own_provider_id_segments_and_cost(con
         assert (sent.status, sent.provider_id, sent.sent_at) == (ActionStatus.SENT, f"sandbox-{action_id}", NOW)
         assert sent.segments >= 1 and sent.cost == Decimal("0.045") * sent.segments
     assert sorted(e.data["action_id"] for e in events(container, EventKind.ACTION_SENT)) == sorted(ids)
+
+
+def test_the_action_due_first_is_claimed_first_whatever_its_id(container, cases, sandbox):
+    [later] = plan(container, cases["A-1"], Channel.SMS, step="later", not_before=NOW)
+    [earlier] = plan(container, cases["A-2"], Channel.SMS, step="earlier", not_before=NOW - timedelta(hours=2))
+    [same_time] = plan(container, cases["A-3"], Channel.SMS, step="same", not_before=NOW)
+    sms = sandbox(Channel.SMS)
+    for _ in range(3):
+        dispatch(container, {Channel.SMS: sms}, now=NOW, batch_size=1, max_batches=1)
+    assert later < earlier < same_time and sms.attempts == [earlier, later, same_time]
