@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from channels.base import Failed, OutgoingMessage, SendOutcome, Sent
 from channels.errors import AmbiguousSendError, ChannelError, FailureCode, PermanentChannelError
@@ -71,7 +71,7 @@ from models.enums import ActionStatus, CallTaskStatus, Channel, ContactKind, Eve
 from models.outbox import Action, CallTask, can_advance
 from models.parties import ContactPoint, Debtor
 from services.balances import outstanding
-from services.bulk import one_of, update_rows
+from services.bulk import bulk_insert, one_of, update_rows
 from services.quittance import is_quittance
 from services.rendering import build_contexts, letter_reference, record_first_letter, record_first_letters
 
@@ -563,7 +563,8 @@ class _SentBatch:
         letters = [(row.dossier_id, letter[0], letter[1]) for row, _, letter in todo if letter is not None]
         if letters and (first := record_first_letters(session, letters, now=now)):
             log.info("%s first letters recorded on their dossiers", first)
-        session.execute(insert(DossierEvent), [
+        session.flush()  # events added earlier in this transaction keep their place before these
+        bulk_insert(session.connection(), DossierEvent.__table__, [
             {"dossier_id": row.dossier_id, "kind": EventKind.ACTION_SENT, "occurred_at": now,
              "source": EVENT_SOURCE, "data": _event_data(row)} for row, _, _ in todo
         ])
@@ -708,8 +709,7 @@ def _create_call_tasks(env: _Env, rows: Sequence[_Row], now: datetime, report: D
              "status": CallTaskStatus.OPEN, "attempts": 0, "created_at": now, "updated_at": now}
             for row in recorded if row.id not in existing
         ]
-        if tasks:
-            s.execute(insert(CallTask), tasks)
+        bulk_insert(s.connection(), CallTask.__table__, tasks)
         uow.commit()
     report.sent += len(recorded)
     log.info("call tasks: %s created", len(tasks))
