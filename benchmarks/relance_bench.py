@@ -121,12 +121,14 @@ def phase_plan(args) -> dict:
 
         prof = cProfile.Profile()
         prof.enable()
-    t0 = time.perf_counter()
+    t0, ru0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     report = plan_due(c.uow, catalogue, now=now, chunk=args.chunk)
     wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
     if prof is not None:
         prof.disable()
-    result = {"wall": wall, "report": report.as_dict(), "peak_rss_mib": peak_rss_mib(),
+    result = {"wall": wall, "user": ru1.ru_utime - ru0.ru_utime, "sys": ru1.ru_stime - ru0.ru_stime,
+              "report": report.as_dict(), "peak_rss_mib": peak_rss_mib(),
               "rss_before_mib": rss_before, "actions": _actions_of_run(c.engine, now)}
     if prof is not None:
         result["profile"] = _profile_tables(prof)
@@ -472,6 +474,7 @@ def main() -> None:
     wall = plan["wall"]
     plan_target = PLAN_TARGET_PG if backend == "postgresql" else PLAN_TARGET_SQLITE
     print(f"  wall time    : {wall:8.1f} s   {_target_line(wall, n, backend, plan_target, 'planning + outbox')}")
+    print(f"  CPU          : {plan['user']:8.1f} s user, {plan['sys']:.1f} s system (the planning process)")
     print(f"  throughput   : {rep['enrolments'] / wall:8,.0f} due enrolments/s   ({n / wall:,.0f} active enrolments/s)")
     print(f"  actions      : {rep['planned']:8,} written (by channel: {_fmt_counts(plan['actions']['by_channel'])}); "
           f"already planned {rep['already_planned']:,}")
