@@ -130,11 +130,14 @@ class SandboxChannel:
         return found
 
     def _listing(self, folder: str) -> frozenset[str]:
-        mtime = os.stat(folder).st_mtime_ns
-        kept = self._listings.get(folder)
-        if kept is not None and kept[0] == mtime:
-            return kept[1]
-        names = frozenset(os.listdir(folder))
+        try:
+            mtime = os.stat(folder).st_mtime_ns
+            kept = self._listings.get(folder)
+            if kept is not None and kept[0] == mtime:
+                return kept[1]
+            names = frozenset(os.listdir(folder))
+        except FileNotFoundError:  # the day's folder was removed meanwhile: nothing of it remains
+            return frozenset()
         if time.time_ns() - mtime > _SETTLED_SECONDS * 1e9:
             with self._lock:
                 self._listings[folder] = (mtime, names)
