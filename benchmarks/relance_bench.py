@@ -4,6 +4,7 @@ dispatch, and compare with the naive design (one Prefect task per dossier).
     python benchmarks/relance_bench.py --enrolments 100000 --db sqlite
     python benchmarks/relance_bench.py --enrolments 1000000 --db postgresql
     python benchmarks/relance_bench.py --enrolments 20000 --db sqlite --profile   (cProfile of planning)
+    python benchmarks/relance_bench.py --enrolments 100000 --db postgresql --profile-day   (of dispatch)
 
 The data (benchmarks/_relance_data.py) is written set-based straight into a fresh database, then
 copied once per measured phase, so every phase starts from the same state. Each phase runs in its
@@ -15,6 +16,12 @@ own Python process, so its peak memory (getrusage) is its own and not the data g
                (letters are recorded as JSON by the sandbox: no PDF rendering in this figure);
  3. naive      one Prefect task per dossier, each planning one enrolment in its own transaction.
 
+Phase 2 prints, per service call of the flow, the wall time and the user and system CPU time of
+the thread that made it: on a shared machine the wall time follows the others' load and the system
+time the others' disk work (creating a sandbox file costs 0.03 ms of kernel time on a quiet
+machine, ten times more while other processes write), so compare runs by their user CPU time.
+With --profile-day, each channel's dispatch is also profiled (cProfile, in its own thread).
+
 --db postgresql uses its own database (relance_day_bench), not import_bench's.
 """
 
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -113,12 +121,14 @@ def phase_plan(args) -> dict:
 
         prof = cProfile.Profile()
         prof.enable()
-    t0 = time.perf_counter()
+    t0, ru0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     report = plan_due(c.uow, catalogue, now=now, chunk=args.chunk)
     wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
     if prof is not None:
         prof.disable()
-    result = {"wall": wall, "report": report.as_dict(), "peak_rss_mib": peak_rss_mib(),
+    result = {"wall": wall, "user": ru1.ru_utime - ru0.ru_utime, "sys": ru1.ru_stime - ru0.ru_stime,
+              "report": report.as_dict(), "peak_rss_mib": peak_rss_mib(),
               "rss_before_mib": rss_before, "actions": _actions_of_run(c.engine, now)}
     if prof is not None:
         result["profile"] = _profile_tables(prof)
@@ -174,18 +184,33 @@ def phase_day(args) -> dict:
     from flows.relance_day import relance_day
     from models.enums import Channel
 
-    # Time each service call the flow's tasks make (the tasks import them at call time).
-    timings: list[tuple[str, float]] = []
+    # Time each service call the flow's tasks make (the tasks import them at call time): wall time,
+    # and the user and system CPU time of the calling thread (steadier on a shared machine than the
+    # wall time; the system time of file creation varies with the machine's other disk work).
+    timings: list[tuple[str, float, float, float]] = []
+    profiles: dict[str, object] = {}
 
     def timed(module, name, label):
         original = getattr(module, name)
 
         def wrapper(*a, **kw):
-            t = time.perf_counter()
+            what = label(a, kw)
+            prof = None
+            if args.profile_day and what.startswith("dispatch"):
+                import cProfile
+
+                prof = cProfile.Profile()  # per call: it profiles the thread that calls it
+                prof.enable()
+            t, ru = time.perf_counter(), resource.getrusage(resource.RUSAGE_THREAD)
             try:
                 return original(*a, **kw)
             finally:
-                timings.append((label(a, kw), time.perf_counter() - t))
+                done = resource.getrusage(resource.RUSAGE_THREAD)
+                timings.append((what, time.perf_counter() - t, done.ru_utime - ru.ru_utime,
+                                done.ru_stime - ru.ru_stime))
+                if prof is not None:
+                    prof.disable()
+                    profiles[what] = prof
 
         setattr(module, name, wrapper)
 
@@ -203,7 +228,7 @@ def phase_day(args) -> dict:
         Channel.LETTER: SandboxChannel(Channel.LETTER, outbox, today=lambda: today),
     })
     rss_before = peak_rss_mib()
-    t0 = time.perf_counter()
+    t0, ru0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     state = relance_day(as_of=now, chunk=args.chunk, return_state=True)
     wall = time.perf_counter() - t0
     flow_end = time.time()
@@ -212,8 +237,10 @@ def phase_day(args) -> dict:
     for channel in ("sms", "email", "letter"):
         folder = outbox / channel / today.isoformat()
         files[channel] = sum(1 for e in os.scandir(folder) if not e.name.startswith(".")) if folder.is_dir() else 0
-    return {"wall": wall, "import_prefect": imported, "startup": startup, "summary": summary,
-            "timings": timings, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before,
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = {"user": ru1.ru_utime - ru0.ru_utime, "sys": ru1.ru_stime - ru0.ru_stime}
+    return {"wall": wall, "cpu": cpu, "import_prefect": imported, "startup": startup, "summary": summary,
+            "timings": timings, "profiles": {k: _profile_tables(p) for k, p in profiles.items()}, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before,
             "server": _server_peaks(), "files": files, "flow_end": flow_end,
             "actions": _actions_of_run(runtime.container().engine, now)}
 
@@ -385,6 +412,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=2000, help="plan_due chunk (enrolments per transaction)")
     parser.add_argument("--as-of", default=DEFAULT_AS_OF, help="the run's instant (aware ISO 8601)")
     parser.add_argument("--profile", action="store_true", help="cProfile the planning phase (slows it down)")
+    parser.add_argument("--profile-day", action="store_true",
+                        help="cProfile each channel's dispatch in the whole day (slows it down)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--prefect-home", type=Path, default=None,
                         help="PREFECT_HOME for the flows (default: a fresh one in the workdir)")
@@ -445,6 +474,7 @@ def main() -> None:
     wall = plan["wall"]
     plan_target = PLAN_TARGET_PG if backend == "postgresql" else PLAN_TARGET_SQLITE
     print(f"  wall time    : {wall:8.1f} s   {_target_line(wall, n, backend, plan_target, 'planning + outbox')}")
+    print(f"  CPU          : {plan['user']:8.1f} s user, {plan['sys']:.1f} s system (the planning process)")
     print(f"  throughput   : {rep['enrolments'] / wall:8,.0f} due enrolments/s   ({n / wall:,.0f} active enrolments/s)")
     print(f"  actions      : {rep['planned']:8,} written (by channel: {_fmt_counts(plan['actions']['by_channel'])}); "
           f"already planned {rep['already_planned']:,}")
@@ -469,7 +499,7 @@ def main() -> None:
         print("2. whole day: relance_day flow (Prefect ephemeral mode), sandbox channels: SMS and email "
               "files, letters as SandboxChannel(letter) JSON records (no PDF rendering in this figure); "
               "call steps become call tasks", flush=True)
-        day = child("day", clones["day"], args, workdir)
+        day = child("day", clones["day"], args, workdir, ["--profile-day"] if args.profile_day else [])
         wall = day["wall"]
         dispatch = day["summary"].get("dispatch", {})
         sent = sum(d.get("sent", 0) for d in dispatch.values())
@@ -481,12 +511,27 @@ def main() -> None:
               + ", ".join(f"{ch} {d.get('sent', 0):,}" for ch, d in dispatch.items()))
         print(f"  planned      : {day['summary']['plan']['planned']:8,} actions; outbox after the run: "
               f"{_fmt_counts(day['actions']['by_status'])}; sandbox files: {_fmt_counts(day['files'])}")
-        spent = {}
-        for label, seconds in day["timings"]:
+        spent: dict[str, float] = {}
+        user: dict[str, float] = {}
+        system: dict[str, float] = {}
+        for label, seconds, user_s, sys_s in day["timings"]:
             spent[label] = spent.get(label, 0.0) + seconds
+            user[label] = user.get(label, 0.0) + user_s
+            system[label] = system.get(label, 0.0) + sys_s
         inside = sum(spent.values())
-        print("  where        : " + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items())
+        print("  where (wall) : " + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items())
               + f"; Prefect and the rest {wall - inside:.1f} s")
+        print("  CPU user     : " + ", ".join(f"{k} {v:.2f} s" for k, v in user.items())
+              + f"; flow process in all {day['cpu']['user']:.1f} s (every thread)")
+        print("  CPU system   : " + ", ".join(f"{k} {v:.2f} s" for k, v in system.items())
+              + f"; flow process in all {day['cpu']['sys']:.1f} s")
+        for label, prof in day["profiles"].items():
+            print(f"  profile of {label}, our code by cumulative time (cumtime s, tottime s, calls):")
+            for e in prof["ours_cumulative"]:
+                print(f"    {e['cumtime']:7.2f} {e['tottime']:7.2f} {e['ncalls']:>9,}  {e['where']}")
+            print(f"  profile of {label}, everything by own time:")
+            for e in prof["all_tottime"]:
+                print(f"    {e['cumtime']:7.2f} {e['tottime']:7.2f} {e['ncalls']:>9,}  {e['where']}")
         print(f"  peak memory  : {day['peak_rss_mib']:8.0f} MiB (flow process; {day['rss_before_mib']:.0f} MiB before "
               f"the flow, Prefect loaded)   target < {MEMORY_TARGET_MIB:.0f} MiB: "
               f"{'MET' if day['peak_rss_mib'] < MEMORY_TARGET_MIB else 'MISSED'}")

@@ -133,6 +133,18 @@ _GUILLEMET_OPEN = re.compile("«[ \u00a0\u202f]*")
 _GUILLEMET_CLOSE = re.compile("[ \u00a0\u202f]*»")
 
 
+class _Gsm7Table(dict):
+    """code point -> closest GSM-7 spelling, worked out the first time a character is seen, for
+    `str.translate` (a Python call per character cost 50 us an SMS)."""
+
+    def __missing__(self, code: int) -> str:
+        spelling = self[code] = _closest_gsm7(chr(code))
+        return spelling
+
+
+_GSM7_TABLE = _Gsm7Table()
+
+
 def to_gsm7(text: str) -> str:
     """Replace characters outside GSM-7 by their closest GSM-7 spelling where one exists.
 
@@ -140,4 +152,4 @@ def to_gsm7(text: str) -> str:
     Characters of the default alphabet are kept as they are ("é", "è", "à", "ù" stay).
     """
     text = _GUILLEMET_CLOSE.sub('"', _GUILLEMET_OPEN.sub('"', text))
-    return "".join(_closest_gsm7(char) for char in text)
+    return text.translate(_GSM7_TABLE)

@@ -35,7 +35,8 @@ def can_advance(current: ActionStatus, new: ActionStatus) -> bool:
 class Action(Base):
     __tablename__ = "action"
     __table_args__ = (
-        Index("ix_action_dispatch", "status", "channel", "not_before"),
+        # A claim reads its batch in this order (oldest not_before, then id) and stops there.
+        Index("ix_action_dispatch", "status", "channel", "not_before", "id"),
         Index("ix_action_dossier", "dossier_id"),
         Index("ix_action_debtor", "debtor_id", "planned_at"),
         Index("ix_action_provider", "provider_id"),

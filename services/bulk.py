@@ -1,8 +1,12 @@
-"""Bulk inserts for the set-based hot paths (import, planning): PostgreSQL COPY, SQLite
-executemany, values converted once per column instead of through SQLAlchemy's per-value type
-processing (which costs more than the database itself at a million rows).
+"""Bulk writes for the set-based hot paths (import, planning, dispatch).
 
-Only for plain inserts of already-validated values; everything else goes through SQLAlchemy.
+`bulk_insert`: PostgreSQL COPY, SQLite executemany, values converted once per column instead of
+through SQLAlchemy's per-value type processing (which costs more than the database itself at a
+million rows). Only for plain inserts of already-validated values.
+
+`update_rows`: many rows, each with its own values, in one UPDATE over unnest() arrays on
+PostgreSQL (an executemany sends and executes one statement per row); executemany on SQLite,
+where a statement costs no round trip.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, Table, bindparam, cast, func, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 
@@ -85,6 +90,30 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
         cursor.executemany(sql, [[_sqlite_value(row[c]) for c in given] + defaults_sql for row in rows])
     finally:
         cursor.close()
+
+
+def update_rows(session, table: Table, rows: Sequence[dict], *, where=(), values=None) -> int:
+    """For each row (dicts with the same keys, "id" among them): UPDATE `table` SET the row's other
+    keys and `values` (the same for every row) WHERE id = row["id"] AND every `where` clause.
+    Inside the caller's transaction; returns the number of rows updated."""
+    if not rows:
+        return 0
+    names = [name for name in rows[0] if name != "id"]
+    fixed = dict(values or {})
+    if session.get_bind().dialect.name == "postgresql":
+        arrays = [
+            cast(bindparam(f"u_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)),
+                 ARRAY(table.c[name].type))
+            for name in ["id", *names]
+        ]
+        given = func.unnest(*arrays).table_valued("id", *names).render_derived(name="given")
+        stmt = (update(table).where(table.c.id == given.c.id, *where)
+                .values({**{name: given.c[name] for name in names}, **fixed}))
+        return session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+    stmt = (update(table).where(table.c.id == bindparam("u_id"), *where)
+            .values({**{name: bindparam(f"u_{name}") for name in names}, **fixed}))
+    params = [{f"u_{name}": value for name, value in row.items()} for row in rows]
+    return session.connection().execute(stmt, params).rowcount
 
 
 def one_of(session, column, values):

@@ -54,13 +54,14 @@ from models.outbox import Action
 from models.parties import ContactPoint, Creditor, Debtor
 from models.references import payment_reference
 from services.balances import claim_balances, shipped_rates
-from services.bulk import one_of
+from services.bulk import one_of, update_rows
 from services.quittance import is_quittance, quittance_contexts
 
 __all__ = [
     "build_contexts",
     "letter_reference",
     "record_first_letter",
+    "record_first_letters",
     "unsubscribe_token",
     "unsubscribe_url",
     "verify_unsubscribe_token",
@@ -415,6 +416,17 @@ def _letter_addresses(session, letter_actions: list[Any]) -> dict[int, list[str]
 
 def _lines(value: str) -> list[str]:
     return [line for line in value.split("\n") if line.strip()]
+
+
+def record_first_letters(session, letters: Iterable[tuple[int, str, date]], *, now: datetime) -> int:
+    """`record_first_letter` for a batch of sent letters (dossier id, reference, date), in one
+    statement: of two letters of one dossier, the first listed is its first letter. Returns the
+    number of dossiers whose first letter this made."""
+    rows: dict[int, dict[str, Any]] = {}
+    for dossier_id, reference, on in letters:
+        rows.setdefault(dossier_id, {"id": dossier_id, "first_letter_ref": reference, "first_letter_on": on})
+    return update_rows(session, Dossier.__table__, list(rows.values()),
+                       where=[Dossier.__table__.c.first_letter_ref.is_(None)], values={"updated_at": now})
 
 
 def record_first_letter(session, dossier_id: int, reference: str, on: date, *, now: datetime) -> bool:

@@ -25,9 +25,9 @@ class SlowSandbox(SandboxChannel):
         super().__init__(*args, **kwargs)
         self.delay = delay
 
-    def _send_one(self, message):
+    def _send_one(self, message, *args):
         time.sleep(self.delay)
-        return super()._send_one(message)
+        return super()._send_one(message, *args)
 
 
 def main(argv: list[str] | None = None) -> None:

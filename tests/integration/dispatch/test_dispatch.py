@@ -322,3 +322,39 @@ def test_two_dispatchers_running_at_once_never_take_the_same_action(container, c
     assert reports[0].sent + reports[1].sent == len(ids)
     assert statuses(container) == {ActionStatus.SENT: len(ids)}
     assert len(outbox_files(outbox, Channel.SMS)) == len(ids)
+
+
+def test_of_two_letters_to_one_dossier_in_one_batch_the_first_is_its_first_letter(container, cases, sandbox):
+    first, second = plan(container, cases["A-1"], Channel.LETTER, step="premiere_relance", count=2)
+    [other] = plan(container, cases["A-2"], Channel.LETTER, step="premiere_relance")
+    report = dispatch(container, {Channel.LETTER: sandbox(Channel.LETTER)}, now=NOW)
+    assert report.sent == 3, report
+    with container.uow() as uow:
+        refs = {d.id: (d.first_letter_ref, d.first_letter_on) for d in uow.session.scalars(select(Dossier))}
+    assert refs[cases["A-1"].dossier_id] == (f"L-{NOW.year}-{first:06d}", NOW.date())
+    assert refs[cases["A-2"].dossier_id] == (f"L-{NOW.year}-{other:06d}", NOW.date())
+    assert refs[cases["A-3"].dossier_id] == (None, None)
+    sent = [action(container, i) for i in (first, second, other)]
+    assert all(a.status == ActionStatus.SENT and a.provider_id == f"sandbox-{a.id}" for a in sent)
+    assert all(a.cost == Decimal("2.59") and a.sent_at is not None and a.error_code is None for a in sent)
+
+
+def test_a_batch_records_each_sms_with_its_own_provider_id_segments_and_cost(container, cases, sandbox):
+    ids = plan(container, cases["A-1"], Channel.SMS, count=3) + plan(container, cases["A-3"], Channel.SMS, count=2)
+    report = dispatch(container, {Channel.SMS: sandbox(Channel.SMS)}, now=NOW, batch_size=4)
+    assert report.sent == 5, report
+    for action_id in ids:
+        sent = action(container, action_id)
+        assert (sent.status, sent.provider_id, sent.sent_at) == (ActionStatus.SENT, f"sandbox-{action_id}", NOW)
+        assert sent.segments >= 1 and sent.cost == Decimal("0.045") * sent.segments
+    assert sorted(e.data["action_id"] for e in events(container, EventKind.ACTION_SENT)) == sorted(ids)
+
+
+def test_the_action_due_first_is_claimed_first_whatever_its_id(container, cases, sandbox):
+    [later] = plan(container, cases["A-1"], Channel.SMS, step="later", not_before=NOW)
+    [earlier] = plan(container, cases["A-2"], Channel.SMS, step="earlier", not_before=NOW - timedelta(hours=2))
+    [same_time] = plan(container, cases["A-3"], Channel.SMS, step="same", not_before=NOW)
+    sms = sandbox(Channel.SMS)
+    for _ in range(3):
+        dispatch(container, {Channel.SMS: sms}, now=NOW, batch_size=1, max_batches=1)
+    assert later < earlier < same_time and sms.attempts == [earlier, later, same_time]

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import email
 import json
+import os
 from datetime import date
+from decimal import Decimal
 from email import policy
 
 import pytest
@@ -145,3 +147,90 @@ def test_a_message_repr_carries_no_recipient_nor_text():
 def test_an_email_without_subject_is_refused():
     with pytest.raises(ValueError):
         OutgoingMessage(1, "k", Channel.EMAIL, "a@example.org", "text")
+
+
+def french_mail(action_id: int, html: str | None = "<p>Votre solde : <b>1 234,56 €</b> à régler.</p>") -> OutgoingMessage:
+    return OutgoingMessage(
+        action_id,
+        f"d1:s:mail:{action_id}",
+        Channel.EMAIL,
+        "marie@example.org",
+        "Bonjour Mme Lefèvre,\nvotre solde de 1 234,56 € reste dû.\n" + "Ligne longue = " * 12 + "\n",
+        subject="Relance amiable – dossier « A-1 » : votre solde de 1 234,56 € reste dû, merci de régler",
+        body_html=html,
+        categories=("relance", "premiere"),
+    )
+
+
+def test_a_french_email_parses_back_to_the_same_subject_text_and_html(tmp_path):
+    channel = SandboxChannel(Channel.EMAIL, tmp_path, today=lambda: DAY)
+    sent = french_mail(11)
+    channel.send_batch([sent])
+    raw = (tmp_path / "email" / "2025-12-31" / "11.eml").read_bytes()
+    assert raw.isascii() and max(len(line) for line in raw.splitlines()) <= 78
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert message.get_content_type() == "multipart/alternative" and not message.defects
+    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    assert message["Subject"] == sent.subject
+    assert message["X-Relance-Idempotency-Key"] == "d1:s:mail:11"
+    assert message["X-Relance-Categories"] == "relance, premiere"
+    assert message["Message-ID"] == "<sandbox-11@sandbox.relance.invalid>"
+    assert message.get_body(("plain",)).get_content() == sent.body_text
+    assert message.get_body(("html",)).get_content() == sent.body_html + "\n"
+
+
+def test_an_email_without_html_is_a_single_text_part(tmp_path):
+    channel = SandboxChannel(Channel.EMAIL, tmp_path, today=lambda: DAY)
+    channel.send_batch([french_mail(12, html=None)])
+    message = email.message_from_bytes((tmp_path / "email" / "2025-12-31" / "12.eml").read_bytes(),
+                                       policy=policy.default)
+    assert message.get_content_type() == "text/plain" and not message.is_multipart()
+    assert message.get_content().startswith("Bonjour Mme Lefèvre,\n")
+
+
+def test_a_line_break_in_a_header_value_cannot_start_a_header_of_its_own(tmp_path):
+    channel = SandboxChannel(Channel.EMAIL, tmp_path, today=lambda: DAY)
+    forged = OutgoingMessage(13, "k:13", Channel.EMAIL, "marie@example.org", "texte",
+                             subject="Objet\nBcc: pirate@example.org")
+    channel.send_batch([forged])
+    message = email.message_from_bytes((tmp_path / "email" / "2025-12-31" / "13.eml").read_bytes(),
+                                       policy=policy.default)
+    assert message["Bcc"] is None and message["Subject"] == "Objet Bcc: pirate@example.org"
+
+
+def test_an_action_written_on_an_earlier_day_is_found_in_that_days_listing(tmp_path):
+    days = iter([DAY, date(2026, 1, 2), date(2026, 1, 2)])
+    channel = SandboxChannel(Channel.SMS, tmp_path, today=lambda: next(days))
+    channel.send_batch([sms(7)])
+    old = tmp_path / "sms" / "2025-12-31"
+    os.utime(old, ns=(0, 0))  # a settled folder: its listing is kept
+    assert channel.send_batch([sms(7), sms(8)]) == [Sent(7, "sandbox-7", 1), Sent(8, "sandbox-8", 1)]
+    assert channel.find(7) == old / "7.txt"
+    assert [p.relative_to(tmp_path).as_posix() for p in channel.files()] == ["sms/2025-12-31/7.txt",
+                                                                              "sms/2026-01-02/8.txt"]
+
+
+def test_a_file_added_to_an_earlier_day_after_its_listing_was_kept_is_still_found(tmp_path):
+    channel = SandboxChannel(Channel.SMS, tmp_path, today=lambda: date(2026, 1, 2))
+    old = tmp_path / "sms" / "2025-12-31"
+    old.mkdir(parents=True)
+    os.utime(old, ns=(0, 0))
+    assert channel.find(9) is None  # the empty listing is kept
+    SandboxChannel(Channel.SMS, tmp_path, today=lambda: DAY).send_batch([sms(9)])  # another writer
+    assert channel.find(9) == old / "9.txt"
+    assert channel.send_batch([sms(9, text="again")]) == [Sent(9, "sandbox-9", 1)]
+    assert not (tmp_path / "sms" / "2026-01-02" / "9.txt").exists()
+
+
+def test_a_letter_record_is_one_line_of_json_with_its_context(tmp_path):
+    channel = SandboxChannel(Channel.LETTER, tmp_path, today=lambda: DAY)
+    context = {"totals": {"balance": Decimal("1234.56")}, "as_of": DAY, "debtor": {"display_name": "Mme Lefèvre"}}
+    letter = OutgoingMessage(5, "d1:s:lettre:1", Channel.LETTER, "MME LEFEVRE\n1 RUE DU PORT\n69002 LYON", "",
+                             metadata={"template": "mise_en_demeure", "context": context})
+    assert channel.send_batch([letter]) == [Sent(5, "sandbox-5", None)]
+    raw = (tmp_path / "letter" / "2025-12-31" / "5.json").read_text(encoding="utf-8")
+    assert raw.count("\n") == 1 and raw.endswith("\n")
+    record = json.loads(raw)
+    assert record["metadata"]["context"] == {"totals": {"balance": "1234.56"}, "as_of": "2025-12-31",
+                                             "debtor": {"display_name": "Mme Lefèvre"}}
+    assert record["to"].splitlines()[-1] == "69002 LYON"
