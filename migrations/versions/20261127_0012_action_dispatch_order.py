@@ -5,15 +5,15 @@ Indexed on (status, channel, not_before) only, every claim read and sorted all t
 planned actions to keep 500 of them: at a million enrolments a day of claims read millions of
 rows. With the id in the index the claim stops after its batch.
 
-Revision ID: 0009
-Revises: 0005
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-27 05:50:00
 """
 from alembic import op
 
 
-revision = '0009'
-down_revision = '0005'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
