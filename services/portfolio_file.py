@@ -72,13 +72,11 @@ class PortfolioFile:
 
 def pick_values(columns: dict[str, int], record: list) -> dict[str, object]:
     """Field name -> the cell's value, stripped; an empty or missing cell is None."""
-    out: dict[str, object] = {}
-    for name, idx in columns.items():
-        value = record[idx] if idx < len(record) else None
-        if isinstance(value, str):
-            value = value.strip() or None
-        out[name] = value
-    return out
+    if len(record) > max(columns.values(), default=-1):
+        cells = [record[i] for i in columns.values()]
+    else:  # a short row: its missing cells are empty
+        cells = [record[i] if i < len(record) else None for i in columns.values()]
+    return dict(zip(columns, [(v.strip() or None) if isinstance(v, str) else v for v in cells]))
 
 
 def detect_encoding(path: Path) -> str:
