@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -30,7 +31,7 @@ from models.phones import PhoneNormaliser
 from services.bulk import bulk_insert_rows, one_of
 from services.portfolio_columns import load_mapping
 from services.portfolio_file import ImportFileError, RawRow, open_portfolio, pick_values
-from services.portfolio_rows import PortfolioRow, RowError, parse_row
+from services.portfolio_rows import PortfolioRow, RowError, dossier_ref_of, parse_row
 from services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ class WriteRow(NamedTuple):
     debtor: tuple  # values in DEBTOR_FIELDS order
     claim: tuple  # values in CLAIM_FIELDS order
     contacts: tuple  # (kind, value, valid, invalid_reason, line_type, region, rank) per contact point
+    digest: str  # of the file's row (row_digests), stored on the claim
 
 
 # The first debtor field (kind) and claim field (nature) are enums named differently on PortfolioRow.
@@ -135,7 +137,7 @@ _ANCHOR = tuple(CLAIM_FIELDS.index(f) for f in ("prescription_start", "last_inte
 _LAST_INTERRUPTION = CLAIM_FIELDS.index("last_interruption_on")
 
 
-def write_form(row: PortfolioRow) -> tuple:
+def write_form(row: PortfolioRow, digest: str) -> tuple:
     """The WriteRow of a validated row, as a plain tuple."""
     claim = (row.nature.value, *_CLAIM_ATTRS(row))
     return (
@@ -144,12 +146,13 @@ def write_form(row: PortfolioRow) -> tuple:
         (*claim[:_INTEREST_MODE], claim[_INTEREST_MODE].value, *claim[_INTEREST_MODE + 1:]),
         tuple((c.kind, c.value, c.valid, c.invalid_reason, c.line_type and c.line_type.value, c.region, c.rank)
               for c in row.contacts),
+        digest,
     )
 
 
-def parse_chunk(records: list[tuple[int, list]], columns: dict[str, int], as_of: date,
+def parse_chunk(records: list[tuple[int, list, str]], columns: dict[str, int], as_of: date,
                 phones: PhoneNormaliser | None = None):
-    """Parse one chunk of (line, cells): (accepted rows as WriteRow tuples, rejected
+    """Parse one chunk of (line, cells, digest): (accepted rows as WriteRow tuples, rejected
     (line, reason, cells), warnings (line, list))."""
     global _worker_phones
     if phones is None:  # in a parser process: one phone cache for the process's lifetime
@@ -157,7 +160,7 @@ def parse_chunk(records: list[tuple[int, list]], columns: dict[str, int], as_of:
             _worker_phones = PhoneNormaliser()
         phones = _worker_phones
     parsed, rejected, warnings = [], [], []
-    for line, cells in records:
+    for line, cells, digest in records:
         try:
             row = parse_row(RawRow(line, pick_values(columns, cells), cells), phones=phones, as_of=as_of)
         except RowError as exc:
@@ -165,7 +168,7 @@ def parse_chunk(records: list[tuple[int, list]], columns: dict[str, int], as_of:
             continue
         if row.warnings:
             warnings.append((line, row.warnings))
-        parsed.append(write_form(row))
+        parsed.append(write_form(row, digest))
     return parsed, rejected, warnings
 
 
@@ -174,32 +177,96 @@ _worker_phones: PhoneNormaliser | None = None
 PARALLEL_MIN_BYTES = 4 << 20
 
 
-def _parsed_chunks(pfile, chunk_rows: int, as_of: date, phones: PhoneNormaliser, workers: int | None):
-    """Yield (row count, parse result) per chunk, in file order. Large files are parsed in a
-    separate process while this one writes the previous chunk to the database: parsing (phones,
-    addresses, dates) and writing each take about half of an import."""
-    chunks = _chunks(pfile.records(), chunk_rows)
+# Part of every row digest: bump it when parsing or validation changes what a row becomes, so
+# that the next import re-validates rows imported under the old rules.
+ROW_RULES_VERSION = "1"
+
+
+def row_digests(columns: dict[str, int]) -> Callable[[list], str]:
+    """A function from a row's cells to its digest (128-bit BLAKE2b, hex). The column mapping is
+    part of it: the same cells under another mapping are another row."""
+    base = hashlib.blake2b(repr((ROW_RULES_VERSION, sorted(columns.items()))).encode(), digest_size=16)
+
+    def digest(cells: list) -> str:
+        h = base.copy()
+        h.update("\x1f".join(c if isinstance(c, str) else repr(c) for c in cells).encode())
+        return h.hexdigest()
+
+    return digest
+
+
+class UnchangedRows:
+    """Sets aside, before parsing, the rows a previous import already holds: a dossier's rows in
+    a chunk are skipped when each one's digest is stored on one of the dossier's claims. Unchanged
+    rows are then neither validated nor written (nor their warnings repeated).
+
+    A dossier seen in one of the last few chunks is never skipped: those chunks may still be in
+    the pipeline, unwritten, and the stored digests read now would be stale."""
+
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], creditor_id: int, columns: dict[str, int],
+                 window: int):
+        self.uow_factory, self.creditor_id = uow_factory, creditor_id
+        self.ref_column = columns["dossier_ref"]
+        self.recent: deque[set] = deque(maxlen=window)
+        with uow_factory() as uow:  # a new creditor has nothing stored: no look-ups at all
+            self.active = uow.session.scalar(
+                select(Dossier.id).where(Dossier.creditor_id == creditor_id).limit(1)) is not None
+
+    def split(self, records: list[tuple[int, list, str]]) -> tuple[list, int]:
+        """(the records to parse, the number of dossiers skipped as unchanged)."""
+        refs = [dossier_ref_of(cells[self.ref_column]) if self.ref_column < len(cells) else None
+                for _, cells, _ in records]
+        earlier = set().union(*self.recent)
+        self.recent.append(set(refs))
+        stored = self._stored({r for r in refs if r}) if self.active else set()
+        if not stored:
+            return records, 0
+        dirty = {ref for ref, (_, _, digest) in zip(refs, records)
+                 if ref is None or ref in earlier or (ref, digest) not in stored}
+        keep = [rec for ref, rec in zip(refs, records) if ref in dirty]
+        return keep, len(set(refs) - dirty)
+
+    def _stored(self, refs: set[str]) -> set[tuple[str, str]]:
+        with self.uow_factory() as uow:
+            s = uow.session
+            return set(s.execute(
+                select(Dossier.external_ref, Claim.import_digest).join(Claim, Claim.dossier_id == Dossier.id).where(
+                    Dossier.creditor_id == self.creditor_id, one_of(s, Dossier.external_ref, refs),
+                    Claim.import_digest.is_not(None))
+            ).all())
+
+
+def _parsed_chunks(pfile, chunk_rows: int, as_of: date, phones: PhoneNormaliser, workers: int | None,
+                   unchanged: Callable[[int], UnchangedRows]):
+    """Yield (row count, dossiers skipped as unchanged, parse result) per chunk, in file order.
+    Large files are parsed in a separate process while this one writes the previous chunk to
+    the database: parsing (phones, addresses, dates) and writing each take about half of an
+    import."""
     columns = pfile.columns
+    digest = row_digests(columns)
+    chunks = _chunks(((line, cells, digest(cells)) for line, cells in pfile.records()), chunk_rows)
     if workers is None:
         workers = 1 if pfile.size >= PARALLEL_MIN_BYTES else 0
+    skipper = unchanged(workers + 2)
     if workers <= 0:
         for chunk in chunks:
-            yield len(chunk), parse_chunk(chunk, columns, as_of, phones)
+            todo, skipped = skipper.split(chunk)
+            yield len(chunk), skipped, parse_chunk(todo, columns, as_of, phones)
         return
     import multiprocessing
-    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending: deque = deque()
         for chunk in chunks:
-            pending.append((len(chunk), pool.submit(parse_chunk, chunk, columns, as_of)))
+            todo, skipped = skipper.split(chunk)
+            pending.append((len(chunk), skipped, pool.submit(parse_chunk, todo, columns, as_of)))
             if len(pending) > workers + 1:
-                n, fut = pending.popleft()
-                yield n, fut.result()
+                n, skipped, fut = pending.popleft()
+                yield n, skipped, fut.result()
         while pending:
-            n, fut = pending.popleft()
-            yield n, fut.result()
+            n, skipped, fut = pending.popleft()
+            yield n, skipped, fut.result()
 
 
 def get_or_create_creditor(session, name: str) -> Creditor:
@@ -246,7 +313,12 @@ def import_portfolio(
     log.info("import %s started for creditor %s", report.import_id, creditor_id)
 
     done_rows, analyzed_at = 0, 0
-    for chunk, (parsed, rejected, warnings) in _parsed_chunks(pfile, chunk_rows, as_of, phones, workers):
+    def unchanged(window: int) -> UnchangedRows:
+        return UnchangedRows(uow_factory, creditor_id, pfile.columns, window)
+
+    chunks = _parsed_chunks(pfile, chunk_rows, as_of, phones, workers, unchanged)
+    for chunk, skipped, (parsed, rejected, warnings) in chunks:
+        report.unchanged += skipped
         for line, reason, original in rejected:
             rejects.add(line, reason, original)
         report.rejected += len(rejected)
@@ -466,20 +538,21 @@ def _upsert_claims(session, rows: list[WriteRow], dossier_ids, new_dossiers: set
         existing = {
             (r[1], r[2]): r
             for r in session.execute(
-                select(Claim.id, Claim.dossier_id, Claim.invoice_ref, *_as_read(Claim, CLAIM_FIELDS))
+                select(Claim.id, Claim.dossier_id, Claim.invoice_ref, Claim.import_digest,
+                       *_as_read(Claim, CLAIM_FIELDS))
                 .where(one_of(session, Claim.dossier_id, old_dossiers))
             )
         }
     changed: set[str] = set()
-    updates, new = [], []
+    updates, new, digests = [], [], []
     for key, row in wanted.items():
         values = row.claim
         old = existing.get(key)
         if old is None:
-            new.append((*key, *values, now, now))
+            new.append((*key, *values, row.digest, now, now))
             changed.add(row.dossier_ref)
             continue
-        old_values = tuple(old[3:])
+        old_values = tuple(old[4:])
         # Interruptions recorded since (payments, promises) are kept: an import never moves
         # the prescription anchor backwards.
         old_interruption = old_values[_LAST_INTERRUPTION]
@@ -489,12 +562,17 @@ def _upsert_claims(session, rows: list[WriteRow], dossier_ids, new_dossiers: set
                 values[i] = old_values[i]
             values = tuple(values)
         if old_values != values:
-            updates.append({"id": old[0], **dict(zip(CLAIM_FIELDS, values)), "updated_at": now})
+            updates.append({"id": old[0], **dict(zip(CLAIM_FIELDS, values)), "import_digest": row.digest,
+                            "updated_at": now})
             changed.add(row.dossier_ref)
+        elif old[3] != row.digest:  # same claim from a differently written row: not a change
+            digests.append({"id": old[0], "import_digest": row.digest})
     if updates:
         session.execute(update(Claim), updates)
+    if digests:
+        session.execute(update(Claim), digests)
     bulk_insert_rows(session.connection(), Claim.__table__,
-                     ("dossier_id", "invoice_ref", *CLAIM_FIELDS, "created_at", "updated_at"), new)
+                     ("dossier_id", "invoice_ref", *CLAIM_FIELDS, "import_digest", "created_at", "updated_at"), new)
     return changed, len(new)
 
 

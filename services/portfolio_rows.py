@@ -156,6 +156,14 @@ def _date(raw: dict, name: str, label: str) -> date | None:
         raise RowError(f"{label}: date illisible") from exc
 
 
+def dossier_ref_of(value: object) -> str | None:
+    """The dossier reference parse_row would read from this cell, or None if it would reject it."""
+    try:
+        return _text({"dossier_ref": value}, "dossier_ref", MAX_REF)
+    except RowError:
+        return None
+
+
 def parse_row(raw_row: RawRow, *, phones: PhoneNormaliser, as_of: date) -> PortfolioRow:
     """Validate one row. `as_of` is the import day (default placement date)."""
     raw = raw_row.values
