@@ -44,3 +44,11 @@ def test_the_row_digest_changes_with_any_cell_and_with_the_column_mapping():
     assert digest(cells) != digest(["D-1", "Roux", "10,01", "01/01/2026", "", ""])
     other = row_digests({**COLUMNS, "last_name": 4, "mobile": 1})
     assert other(cells) != digest(cells)
+
+
+def test_an_xlsx_row_is_digested_with_its_numbers_dates_and_empty_cells():
+    digest = row_digests(COLUMNS)
+    row = ["D-1", "Roux", 10.5, date(2026, 1, 1), None, ""]
+    assert digest(row) == digest(list(row))
+    assert digest(row) != digest(["D-1", "Roux", 10.5, date(2026, 1, 2), None, ""])
+    assert digest(row) != digest(["D-1", "Roux", "10.5", "2026-01-01", "None", ""])
