@@ -1,9 +1,15 @@
 """Portfolio import: a creditor's file becomes debtors, contact points, dossiers and claims.
 
 Streams the file in chunks of rows; each chunk is one transaction, written set-based (one query
-per table and chunk, not per row). A dossier is unique per creditor and external reference, a
-claim per dossier and invoice reference, a contact point per debtor, kind and value: importing
-the same file twice changes nothing, and a changed row updates what changed.
+per table and chunk, not per row; COPY on PostgreSQL). A dossier is unique per creditor and
+external reference, a claim per dossier and invoice reference, a contact point per debtor, kind
+and value: importing the same file twice changes nothing, and a changed row updates what changed.
+
+The pipeline: this process reads the file and digests each row; rows a previous import already
+holds (same digest on the dossier's claims) are set aside unparsed; a parser process validates
+the others and returns plain tuples; this process writes them. Measured per line at 100,000
+dossiers on PostgreSQL: parsing ~85 us (phone blocks still being learnt; ~50 us once known),
+writing ~60 us here plus ~60 us in the PostgreSQL backend (indexes and foreign keys).
 """
 
 from __future__ import annotations
@@ -244,8 +250,8 @@ def _parsed_chunks(pfile, chunk_rows: int, as_of: date, phones: PhoneNormaliser,
                    unchanged: Callable[[int], UnchangedRows]):
     """Yield (row count, dossiers skipped as unchanged, parse result) per chunk, in file order.
     Large files are parsed in a separate process while this one writes the previous chunk to
-    the database: parsing (phones, addresses, dates) and writing each take about half of an
-    import."""
+    the database. A second parser process (workers=2) did not help on a 2-core machine shared
+    with PostgreSQL: 40.0 s against 40.5 s for 100,000 dossiers, at load 5.7."""
     columns = pfile.columns
     digest = row_digests(columns)
     chunks = _chunks(((line, cells, digest(cells)) for line, cells in pfile.records()), chunk_rows)
@@ -316,10 +322,10 @@ def import_portfolio(
         uow.commit()
     log.info("import %s started for creditor %s", report.import_id, creditor_id)
 
-    done_rows, analyzed_at = 0, 0  # analyzed_at: claims created when statistics were last refreshed
     def unchanged(window: int) -> UnchangedRows:
         return UnchangedRows(uow_factory, creditor_id, pfile.columns, window)
 
+    done_rows, analyzed_at = 0, 0  # analyzed_at: claims created when statistics were last refreshed
     chunks = _parsed_chunks(pfile, chunk_rows, as_of, phones, workers, unchanged)
     for chunk, skipped, (parsed, rejected, warnings) in chunks:
         report.unchanged += skipped
