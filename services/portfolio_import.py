@@ -367,7 +367,7 @@ def import_portfolio(
 # array instead of probing the unique index, and each chunk costs more than the last. So the
 # import refreshes the statistics of the tables it grows each time the claims it created have
 # doubled (about 10 times for a million rows, a fraction of a second each; never when nothing grows).
-GROWN_TABLES = ("debtor", "contact_point", "dossier", "claim", "dossier_event")
+GROWN_TABLES = ("debtor", "contact_point", "dossier", "claim")  # the ones it looks up
 
 
 def _refresh_statistics(uow_factory: Callable[[], UnitOfWork]) -> None:
