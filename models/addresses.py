@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 
 from babel import Locale
 
@@ -96,6 +97,9 @@ def _valid_postcode(postcode: str) -> str:
     return code
 
 
+# Memoised (lru_cache) where the argument is a postcode, a locality or a country: a portfolio
+# repeats a few thousand of them over a million rows.
+@lru_cache(maxsize=8192)
 def region_for_postcode(postcode: str) -> str:
     """Region code of a French postcode: "FR" for metropolitan France, else the overseas code
     (the same codes as phone regions, see models.phones.REGION_TIMEZONES)."""
@@ -105,6 +109,7 @@ def region_for_postcode(postcode: str) -> str:
     return _OVERSEAS_BY_PREFIX.get(code[:3], "FR")
 
 
+@lru_cache(maxsize=8192)
 def holiday_subdivision(postcode: str) -> str | None:
     """The `subdiv` to pass to holidays.France for this postcode, None for the national calendar.
 
@@ -172,6 +177,7 @@ def _strip_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=8192)
 def _bare(text: str) -> str:
     """Capitals, no accent, no punctuation: the form of the locality and country lines."""
     text = _strip_accents(text).upper()

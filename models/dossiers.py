@@ -102,6 +102,9 @@ class Claim(ClaimAmounts, Base):
     last_interruption_on: Mapped[date | None]
     last_interruption_kind: Mapped[str | None] = mapped_column(String(24))
     prescription_expires_on: Mapped[date]
+    # Digest of the portfolio row this claim was last imported from: a re-import skips the rows
+    # it already holds (services.portfolio_import). Null for claims not imported from a file.
+    import_digest: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

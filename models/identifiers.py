@@ -7,6 +7,7 @@ sole trader's SIREN identifies a person.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from stdnum.exceptions import ValidationError as StdnumValidationError
@@ -50,6 +51,26 @@ _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _TLD = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
 
 
+@lru_cache(maxsize=4096)
+def _ascii_domain(domain: str) -> str:
+    """The IDNA (ASCII) form of a lowercased domain, checked; IdentifierError otherwise.
+    Memoised: the IDNA codec is most of an email check's cost, and a portfolio's addresses
+    share a few hundred domains (failures are not cached, they raise again)."""
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise IdentifierError("adresse e-mail invalide: domaine incorrect") from None
+    labels = ascii_domain.split(".")
+    if (
+        len(labels) < 2
+        or len(ascii_domain) > 253
+        or not all(_LABEL.fullmatch(label) for label in labels)
+        or not _TLD.fullmatch(labels[-1])
+    ):
+        raise IdentifierError("adresse e-mail invalide: domaine incorrect")
+    return ascii_domain
+
+
 def validate_email(text: str) -> str:
     """The address with its domain lowercased (the local part is case-sensitive in theory and
     left alone). Internationalised domains are accepted and kept in Unicode; a non-ASCII local
@@ -63,18 +84,7 @@ def validate_email(text: str) -> str:
     domain = domain.lower()
     if not local or len(local) > 64 or not _LOCAL.fullmatch(local):
         raise IdentifierError("adresse e-mail invalide: partie avant @ incorrecte")
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise IdentifierError("adresse e-mail invalide: domaine incorrect") from None
-    labels = ascii_domain.split(".")
-    if (
-        len(labels) < 2
-        or len(ascii_domain) > 253
-        or not all(_LABEL.fullmatch(label) for label in labels)
-        or not _TLD.fullmatch(labels[-1])
-    ):
-        raise IdentifierError("adresse e-mail invalide: domaine incorrect")
+    ascii_domain = _ascii_domain(domain)
     if len(local) + 1 + len(ascii_domain) > 254:
         raise IdentifierError("adresse e-mail invalide: trop longue")
     return f"{local}@{domain}"

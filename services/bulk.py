@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum
+from operator import itemgetter
 
 from sqlalchemy import JSON, Table, bindparam, cast, func, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -63,9 +64,18 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
     if not rows:
         return
     given = list(rows[0])
+    pick = itemgetter(*given)
+    bulk_insert_rows(conn, table, given, [pick(row) for row in rows] if len(given) > 1 else [(pick(row),) for row in rows])
+
+
+def bulk_insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """Insert `rows` (tuples of values in the order of `columns`) into `table` inside the
+    caller's transaction; the hot paths build tuples directly instead of a dict per row."""
+    if not rows:
+        return
+    given = list(columns)
     defaults = _defaults(table, given)
     columns = given + list(defaults)
-    default_values = list(defaults.values())
     if conn.dialect.name == "postgresql":
         # psycopg adapts str enums, Decimal, date and aware datetimes itself; only JSON
         # columns need encoding.
@@ -73,21 +83,25 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
         raw = conn.connection.driver_connection
         cols = ", ".join(f'"{c}"' for c in columns)
         encode = [c in json_cols for c in given]
-        tail = [json.dumps(v) if c in json_cols else v for c, v in defaults.items()]
+        tail = tuple(json.dumps(v) if c in json_cols else v for c, v in defaults.items())
         with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
+            write = copy.write_row
             if any(encode):
                 for row in rows:
-                    copy.write_row([json.dumps(row[c]) if e else row[c] for c, e in zip(given, encode)] + tail)
+                    write([json.dumps(v) if e else v for v, e in zip(row, encode)] + list(tail))
+            elif tail:
+                for row in rows:
+                    write((*row, *tail))
             else:
                 for row in rows:
-                    copy.write_row([row[c] for c in given] + tail)
+                    write(row)
         return
-    defaults_sql = [_sqlite_value(v) for v in default_values]
+    defaults_sql = [_sqlite_value(v) for v in defaults.values()]
     placeholders = ", ".join("?" for _ in columns)
     sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({placeholders})'
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, [[_sqlite_value(row[c]) for c in given] + defaults_sql for row in rows])
+        cursor.executemany(sql, [[_sqlite_value(v) for v in row] + defaults_sql for row in rows])
     finally:
         cursor.close()
 

@@ -427,6 +427,10 @@ def _purge_debtors(uow_factory, debtor_ids: list[int], now: datetime, roots: Seq
             .values(civility=None, first_name=None, last_name=None, company_name=None, siren=None, siret=None,
                     birth_date=None, anonymised_at=now, updated_at=now)
             .execution_options(synchronize_session=False))
+        # The import's row digest is computed from the debtor's name, phones and address.
+        if dossier_ids:
+            s.execute(update(Claim).where(one_of(s, Claim.dossier_id, dossier_ids), Claim.import_digest.is_not(None))
+                      .values(import_digest=None).execution_options(synchronize_session=False))
         events = s.execute(select(DossierEvent.id, DossierEvent.data)
                            .where(one_of(s, DossierEvent.dossier_id, dossier_ids))).all()
         changes = [{"id": i, "data": _scrub(d)} for i, d in events if _scrub(d) != (d or {})]

@@ -104,6 +104,12 @@ _TRUE = {"oui", "o", "1", "true", "vrai", "x", "yes", "y"}
 _FALSE = {"non", "n", "0", "false", "faux", "no", ""}
 
 
+# Dates and amounts repeat a lot within a portfolio (due dates, instalment amounts): each
+# distinct text is parsed once. Errors are not cached, they are raised again.
+_parse_date = lru_cache(maxsize=16384)(parse_date)
+_parse_money = lru_cache(maxsize=65536)(parse_money)
+
+
 @lru_cache(maxsize=4096)
 def _key(value: object) -> str:
     return normalise_header(str(value))
@@ -131,7 +137,7 @@ def _money(raw: dict, name: str, label: str) -> Decimal | None:
     try:
         if isinstance(value, (int, float)):
             return money(repr(value) if isinstance(value, float) else value)
-        return parse_money(str(value))
+        return _parse_money(value if isinstance(value, str) else str(value))
     except (MoneyError, TypeError, ValueError) as exc:
         raise RowError(f"{label}: montant illisible") from exc
 
@@ -145,9 +151,17 @@ def _date(raw: dict, name: str, label: str) -> date | None:
     if isinstance(value, date):
         return value
     try:
-        return parse_date(str(value))
+        return _parse_date(value if isinstance(value, str) else str(value))
     except DateParseError as exc:
         raise RowError(f"{label}: date illisible") from exc
+
+
+def dossier_ref_of(value: object) -> str | None:
+    """The dossier reference parse_row would read from this cell, or None if it would reject it."""
+    try:
+        return _text({"dossier_ref": value}, "dossier_ref", MAX_REF)
+    except RowError:
+        return None
 
 
 def parse_row(raw_row: RawRow, *, phones: PhoneNormaliser, as_of: date) -> PortfolioRow:

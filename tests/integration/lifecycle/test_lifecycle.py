@@ -18,7 +18,7 @@ import models.entities  # noqa: F401 - every table on the metadata
 from channels.sandbox import SandboxChannel
 from models.base import Base
 from models.campaigns import Enrolment
-from models.dossiers import Dossier
+from models.dossiers import Claim, Dossier
 from models.enums import ActionStatus, Channel, CloseReason, DossierStatus
 from models.outbox import Action
 from models.parties import ContactPoint, Debtor
@@ -218,6 +218,10 @@ def test_a_purge_leaves_no_personal_data_of_expired_debtors_and_keeps_the_books(
         payet = s.scalar(select(Debtor).where(Debtor.external_ref == "C-4"))
         assert payet.anonymised_at is None and payet.last_name == "Payet"
         assert all(cp.valid for cp in s.scalars(select(ContactPoint).where(ContactPoint.debtor_id == payet.id)))
+        # The import's row digests are derived from personal data: they go with it.
+        digests = dict(s.execute(select(Claim.dossier_id, Claim.import_digest)).all())
+        assert all(digests[d] is None for d in report.dossiers)
+        assert digests[s.scalar(select(Dossier.id).where(Dossier.debtor_id == payet.id))] is not None
     # A second purge finds nothing more to do.
     again = purge(container.uow, as_of=date(2031, 12, 8), now=at(40), outbox_roots=[outbox])
     assert again.debtors == [] and again.files_deleted == []

@@ -199,3 +199,63 @@ def test_the_cli_prints_the_json_summary(container, tmp_path, monkeypatch):
     assert {k: data[k] for k in ("rows", "created", "updated", "rejected")} == {
         "rows": 5, "created": 3, "updated": 0, "rejected": 1}
     assert data["rejected_path"].endswith("r.csv")
+
+
+def count_parsed_rows(monkeypatch) -> list[int]:
+    """Counts the rows validated in this process (small files are parsed in-process)."""
+    import services.portfolio_import as portfolio_import
+
+    seen: list[int] = []
+    real = portfolio_import.parse_row
+
+    def counting(raw_row, **kw):
+        seen.append(raw_row.line)
+        return real(raw_row, **kw)
+
+    monkeypatch.setattr(portfolio_import, "parse_row", counting)
+    return seen
+
+
+def test_reimporting_an_unchanged_file_validates_none_of_its_rows_again(container, tmp_path, monkeypatch):
+    path = write(tmp_path / "p.csv", GOOD + BAD)
+    run_import(container, path, tmp_path)
+    parsed = count_parsed_rows(monkeypatch)
+    report = run_import(container, path, tmp_path)
+    assert (report.rows, report.created, report.updated, report.unchanged, report.rejected) == (9, 0, 0, 3, 5)
+    assert sorted(parsed) == [6, 7, 8, 9, 10]  # only the rejected rows, reported again
+
+
+def test_a_row_rewritten_with_the_same_values_changes_nothing_and_is_skipped_next_time(container, tmp_path,
+                                                                                       monkeypatch):
+    run_import(container, write(tmp_path / "p.csv", GOOD), tmp_path)
+    rewritten = [GOOD[0].replace("1 234,56", "1234,56").replace("31/12/2025", "2025-12-31"), *GOOD[1:]]
+    before = [count(container, m) for m in (Claim, ContactPoint, DossierEvent)]
+    report = run_import(container, write(tmp_path / "p2.csv", rewritten), tmp_path)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 3)
+    assert [count(container, m) for m in (Claim, ContactPoint, DossierEvent)] == before
+    parsed = count_parsed_rows(monkeypatch)
+    run_import(container, write(tmp_path / "p3.csv", rewritten), tmp_path)
+    assert parsed == []
+
+
+def test_a_claim_repeated_in_a_file_ends_with_its_last_row_on_every_import(container, tmp_path):
+    first = "A-9;particulier;M.;Roux;Jean;;;F9;;100,00;;01/01/2026;;;;;;;"
+    last = first.replace("100,00", "250,00")
+    rows = [first, GOOD[0], GOOD[3], last]
+    for chunk_rows in (5000, 1):
+        report = run_import(container, write(tmp_path / "p.csv", rows), tmp_path, chunk_rows=chunk_rows)
+        assert report.rejected == 0
+        with container.uow() as uow:
+            dossier = uow.session.scalar(select(Dossier).where(Dossier.external_ref == "A-9"))
+            assert [c.principal for c in dossier.claims] == [Decimal("250.00")]
+
+
+def test_a_file_parsed_in_parser_processes_lands_the_same_rows_and_rejected_lines(container, tmp_path):
+    rows = GOOD + BAD + [r.replace("A-", "Z-") for r in GOOD]
+    report = run_import(container, write(tmp_path / "p.csv", rows), tmp_path, chunk_rows=2, workers=2)
+    assert (report.rows, report.created, report.rejected, report.warnings) == (13, 6, 5, 0)
+    assert count(container, Claim) == 8
+    with open(report.rejected_path, encoding="utf-8-sig") as fh:
+        assert [int(r[0]) for r in list(csv.reader(fh, delimiter=";"))[1:]] == [6, 7, 8, 9, 10]
+    again = run_import(container, write(tmp_path / "p.csv", rows), tmp_path, chunk_rows=2, workers=2)
+    assert (again.created, again.updated, again.rejected) == (0, 0, 5)
