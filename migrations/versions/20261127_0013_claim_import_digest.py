@@ -1,15 +1,15 @@
 """claim: digest of the portfolio row it was last imported from
 
-Revision ID: 0009
-Revises: 0005
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-27 06:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0009'
-down_revision = '0005'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
