@@ -111,9 +111,25 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+def _chunks(rows: Iterable, size: int, key: Callable | None = None) -> Iterator[list]:
+    """Chunks of `size` rows; with `key`, a chunk goes on past `size` while the key stays the same,
+    so that a dossier's consecutive rows land in one chunk and it is counted (created, updated or
+    unchanged) once."""
     it = iter(rows)
-    while chunk := list(islice(it, size)):
+    pending = None
+    while True:
+        chunk = [pending] if pending is not None else []
+        chunk.extend(islice(it, size - len(chunk)))
+        pending = None
+        if key is not None and chunk:
+            last = key(chunk[-1])
+            for row in it:
+                if key(row) != last:
+                    pending = row
+                    break
+                chunk.append(row)
+        if not chunk:
+            return
         yield chunk
 
 
@@ -254,7 +270,13 @@ def _parsed_chunks(pfile, chunk_rows: int, as_of: date, phones: PhoneNormaliser,
     with PostgreSQL: 40.0 s against 40.5 s for 100,000 dossiers, at load 5.7."""
     columns = pfile.columns
     digest = row_digests(columns)
-    chunks = _chunks(((line, cells, digest(cells)) for line, cells in pfile.records()), chunk_rows)
+    ref_column = columns["dossier_ref"]
+
+    def dossier_of(record) -> str | None:
+        cells = record[1]
+        return dossier_ref_of(cells[ref_column]) if ref_column < len(cells) else None
+
+    chunks = _chunks(((line, cells, digest(cells)) for line, cells in pfile.records()), chunk_rows, dossier_of)
     if workers is None:
         workers = 1 if pfile.size >= PARALLEL_MIN_BYTES else 0
     skipper = unchanged(workers + 2)

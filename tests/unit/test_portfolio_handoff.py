@@ -52,3 +52,13 @@ def test_an_xlsx_row_is_digested_with_its_numbers_dates_and_empty_cells():
     assert digest(row) == digest(list(row))
     assert digest(row) != digest(["D-1", "Roux", 10.5, date(2026, 1, 2), None, ""])
     assert digest(row) != digest(["D-1", "Roux", "10.5", "2026-01-01", "None", ""])
+
+
+def test_a_chunk_goes_on_past_its_size_until_the_dossier_changes():
+    from services.portfolio_import import _chunks
+
+    rows = ["A", "A", "B", "B", "B", "C", "D", "D"]
+    assert list(_chunks(rows, 3, key=lambda r: r)) == [["A", "A", "B", "B", "B"], ["C", "D", "D"]]
+    assert list(_chunks(rows, 2, key=lambda r: r)) == [["A", "A"], ["B", "B", "B"], ["C", "D", "D"]]
+    assert list(_chunks(rows, 3)) == [["A", "A", "B"], ["B", "B", "C"], ["D", "D"]]
+    assert list(_chunks([], 3, key=lambda r: r)) == []
