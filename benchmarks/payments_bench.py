@@ -17,6 +17,9 @@ uses its own database (relance_payments_bench).
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
+import pstats
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -48,6 +51,39 @@ def write_statement(path: Path, n: int, day: str) -> None:
             amount = principal_of(i) if i % 5 == 1 and i % 10 != 0 else Decimal("20.00")
             fh.write(f"B{i:09d};{day};{str(amount).replace('.', ',')};{payment_reference(i, compact=True)};"
                      f"VIR SEPA;DEBITEUR {i}\n")
+
+
+class ServerCpu:
+    """CPU time the PostgreSQL backends spent for us, read from /proc (the server runs on this
+    machine): on a shared machine wall-clock time measures the neighbours as much as the code."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.start = self._backends() if engine.dialect.name == "postgresql" else None
+
+    def _backends(self) -> dict[int, float] | None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND pid <> pg_backend_pid()")).scalars().all()
+        ticks = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            out[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return out
+
+    def describe(self) -> str:
+        if self.start is None:
+            return "database in this process"
+        end = self._backends()
+        if end is None:
+            return "PostgreSQL backends not readable"
+        return f"PostgreSQL backends {sum(v - self.start.get(pid, 0.0) for pid, v in end.items()):.1f} s"
 
 
 def compare(c, k: int, now) -> None:
@@ -88,6 +124,8 @@ def main() -> None:
     parser.add_argument("--reimport", action="store_true", help="import the same file again (idempotence)")
     parser.add_argument("--compare", type=int, default=0, metavar="K",
                         help="then apply K more payments one by one with apply_payment and K with the batch path")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="profile the import with cProfile, dump the stats to FILE, print the top functions")
     args = parser.parse_args()
 
     from sqlalchemy import func, select
@@ -122,10 +160,19 @@ def main() -> None:
             print(f"  {marks['done']:>9,} payments, last {20 * args.chunk / (now_t - marks['last']):,.0f}/s")
             marks["last"] = now_t
 
+    server = ServerCpu(c.engine)
+    cpu = time.process_time()
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
     report = import_payments(c.uow, path, now=now, account=ACCOUNT, rates=c.rates, chunk=args.chunk,
                              progress=progress)
+    if profiler:
+        profiler.disable()
+    cpu = time.process_time() - cpu
     elapsed = time.perf_counter() - t
     print(f"import: {report.created:,} payments in {elapsed:.1f} s = {report.created / elapsed:,.0f} payments/s")
+    print(f"  CPU: this process {cpu:.1f} s, {server.describe()} (load {os.getloadavg()[0]:.1f})")
     print(f"  matched {dict(report.matched)}, suspense {report.unmatched:,}, paid in full {report.paid_in_full:,}, "
           f"quittances {report.quittances:,}")
     with c.uow() as uow:
@@ -144,6 +191,9 @@ def main() -> None:
         print(f"re-import: {again.created} created, {again.duplicates:,} known, {time.perf_counter() - t:.1f} s")
     if args.compare:
         compare(c, args.compare, now)
+    if profiler:
+        profiler.dump_stats(args.profile)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     print(f"peak memory {peak_rss_mib():.0f} MiB")
     c.engine.dispose()
 
