@@ -129,6 +129,9 @@ def _share_out(
     cents left go one each to the largest remainders (ties: lowest claim id first). A claim
     only gets an extra cent if its exact share had a fraction, so no claim is ever over-paid.
     """
+    if len(group) == 1:  # one claim: it takes what it is owed, or all there is
+        claim_id = group[0].claim_id
+        return {claim_id: min(available, sum(outstanding[claim_id]))}
     totals = {c.claim_id: sum(outstanding[c.claim_id]) for c in group}
     group_total = sum(totals.values())
     if available >= group_total:

@@ -17,7 +17,7 @@ from services.payments import PaymentError, apply_payment, reverse_payment
 from tests.integration.payments.books import assert_books_balanced, balances
 
 D = Decimal
-P, I = ClaimComponent.PRINCIPAL, ClaimComponent.INTEREST
+P, I = ClaimComponent.PRINCIPAL, ClaimComponent.INTEREST  # noqa: E741 (the ledger's own letters)
 NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
 ROWS = [
     "P-1;particulier;Martin;Paul;A;autre;1 000,00;01/12/2024;legal;01/01/2025",
