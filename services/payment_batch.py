@@ -111,25 +111,9 @@ def _staged(session, table, rows: Sequence[Sequence], columns: Sequence[str], ta
 
 
 def insert_payments(session, rows: list[dict]) -> dict[str, int]:
-    """Insert the payments whose external id is new; {external id: payment id} of those.
-
-    PostgreSQL: ids drawn from the sequence and the rows copied straight into `payment` under a
-    savepoint; only when an external id turns out to be known already (a concurrent import)
-    does it roll back to the savepoint and insert through a staged table with ON CONFLICT."""
+    """Insert the payments whose external id is new; {external id: payment id} of those."""
     table = Payment.__table__
     if session.get_bind().dialect.name == "postgresql":
-        from psycopg.errors import UniqueViolation
-
-        conn = session.connection()
-        ids = _next_ids(conn, "payment", len(rows))
-        savepoint = conn.begin_nested()
-        try:
-            bulk_insert(conn, table, [{"id": i, **row} for i, row in zip(ids, rows)])
-        except UniqueViolation:
-            savepoint.rollback()
-        else:
-            savepoint.commit()
-            return {row["external_id"]: i for i, row in zip(ids, rows)}
         staged = _staged(session, table, [[row[c] for c in _PAYMENT_COLUMNS] for row in rows], _PAYMENT_COLUMNS,
                          "payment")
         cols = ", ".join(f'"{c}"' for c in _PAYMENT_COLUMNS)
@@ -243,25 +227,17 @@ def apply_payments(session, items: Sequence[BatchPayment], *, now: datetime, rat
 
 def insert_entries(session, entries: list[dict]) -> list[int]:
     """Insert the journal entries; their ids in order. PostgreSQL: ids drawn from the sequence
-    in one query and set on each dict, then one COPY (the JSON data made the multi-row INSERT
-    the slowest step)."""
+    in one query, then one COPY (the JSON data made the multi-row INSERT the slowest step)."""
     table = JournalEntry.__table__
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
                                entries).scalars().all()
     conn = session.connection()
-    ids = _next_ids(conn, "journal_entry", len(entries))
-    for i, entry in zip(ids, entries):  # the entry dicts are ours: completed in place, not copied
-        entry["id"] = i
-    bulk_insert(conn, table, entries)
+    ids = [r[0] for r in conn.exec_driver_sql(
+        "SELECT nextval(pg_get_serial_sequence('journal_entry', 'id')) FROM generate_series(1, %(n)s)",
+        {"n": len(entries)})]
+    bulk_insert(conn, table, [{"id": i, **e} for i, e in zip(ids, entries)])
     return ids
-
-
-def _next_ids(conn, table: str, n: int) -> list[int]:
-    """PostgreSQL: `n` ids drawn from `table`'s id sequence in one query."""
-    result = conn.exec_driver_sql(
-        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %(n)s)", {"n": n})
-    return [r[0] for r in result.fetchall()]
 
 
 def _latest(session, model, condition, dossier_ids, pg) -> dict[int, SimpleNamespace]:
