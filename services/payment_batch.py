@@ -227,7 +227,8 @@ def apply_payments(session, items: Sequence[BatchPayment], *, now: datetime, rat
 
 def insert_entries(session, entries: list[dict]) -> list[int]:
     """Insert the journal entries; their ids in order. PostgreSQL: ids drawn from the sequence
-    in one query, then one COPY (the JSON data made the multi-row INSERT the slowest step)."""
+    in one query and set on each dict, then one COPY (the JSON data made the multi-row INSERT
+    the slowest step)."""
     table = JournalEntry.__table__
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
@@ -235,8 +236,10 @@ def insert_entries(session, entries: list[dict]) -> list[int]:
     conn = session.connection()
     ids = [r[0] for r in conn.exec_driver_sql(
         "SELECT nextval(pg_get_serial_sequence('journal_entry', 'id')) FROM generate_series(1, %(n)s)",
-        {"n": len(entries)})]
-    bulk_insert(conn, table, [{"id": i, **e} for i, e in zip(ids, entries)])
+        {"n": len(entries)}).fetchall()]
+    for i, entry in zip(ids, entries):  # the caller's fresh dicts: completed in place, not copied
+        entry["id"] = i
+    bulk_insert(conn, table, entries)
     return ids
 
 
@@ -254,8 +257,13 @@ def _loaded(conn, query, kind=SimpleNamespace) -> list:
     """The rows of `query` as mutable records (`kind`) with a `touched` flag; the column names
     read once per query, not once per row."""
     result = conn.execute(query)
-    keys = (*result.keys(), "touched")
-    return [kind(**dict(zip(keys, (*row, False)))) for row in result]
+    keys = tuple(result.keys())
+    out = []
+    for row in result:
+        record = kind(touched=False)
+        record.__dict__.update(zip(keys, row))
+        out.append(record)
+    return out
 
 
 def _write_updates(session, model, rows, columns, now) -> None:

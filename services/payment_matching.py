@@ -112,7 +112,7 @@ def _open_dossiers(session, ids: Iterable[int]) -> dict[int, int]:
     ids = sorted(set(ids))
     if not ids:
         return {}
-    return dict(session.execute(select(Dossier.id, Dossier.debtor_id).where(
+    return dict(session.connection().execute(select(Dossier.id, Dossier.debtor_id).where(
         one_of(session, Dossier.id, ids), Dossier.status.not_in(CLOSED))).all())
 
 
@@ -149,6 +149,7 @@ def _debtor_key(kind, first_name, last_name, company_name) -> str:
 def match_incoming(session, items: list[IncomingPayment], *, rates=None) -> list[Match | None]:
     """The dossier of each payment (or None), a handful of queries for the whole list."""
     rates = rates or shipped_rates()
+    session.flush()  # some reads below use the session's connection, around its unit of work
     referenced = {i: parse_payment_reference(p.reference_text()) for i, p in enumerate(items)}
     open_by_ref = _open_dossiers(session, [d for d in referenced.values() if d])
     results: list[Match | None] = [None] * len(items)
@@ -262,7 +263,10 @@ def import_payments(
 
 
 def _import_chunk(session, part: list[IncomingPayment], report: PaymentImportReport, *, now, rates) -> None:
-    known = set(session.scalars(select(Payment.external_id).where(
+    # The hot reads use the session's connection (plain rows, no ORM loading per row) and the
+    # writes are bulk: nothing may wait in the session's unit of work.
+    session.flush()
+    known = set(session.connection().scalars(select(Payment.external_id).where(
         one_of(session, Payment.external_id, [p.external_id for p in part]))))
     fresh = [p for p in part if p.external_id not in known]
     report.duplicates += len(part) - len(fresh)
@@ -301,7 +305,7 @@ def _source(p: IncomingPayment, payment_id: int, import_id: int | None, rule: st
 def _receipt(session, receipts: list[tuple[int, int]], *, now) -> int:
     if not receipts:
         return 0
-    debtors = dict(session.execute(select(Dossier.id, Dossier.debtor_id).where(
+    debtors = dict(session.connection().execute(select(Dossier.id, Dossier.debtor_id).where(
         one_of(session, Dossier.id, sorted({d for _, d in receipts})))).all())
     return plan_quittances(session, [(p, d, debtors[d]) for p, d in receipts], now=now)
 
