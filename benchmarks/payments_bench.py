@@ -12,6 +12,11 @@ to dossier i: 20 % pay the whole principal of a claim without interest (paid in 
 closed), the others pay 20,00 EUR (partial payment); 1 % carry no reference and a payer name
 nobody has (suspense). The file is written first and not timed; the import is. --db postgresql
 uses its own database (relance_payments_bench).
+
+Besides wall-clock time it prints the CPU time of this process and of the PostgreSQL backends
+serving it (read from /proc: the server must run on this machine): on a shared machine, compare
+those, over several runs. --profile FILE runs the import under cProfile (CPU time), saves the
+stats to FILE and prints the 25 most expensive functions.
 """
 
 from __future__ import annotations
