@@ -13,9 +13,14 @@ closed), the others pay 20,00 EUR (partial payment); 1 % carry no reference and 
 nobody has (suspense). The file is written first and not timed; the import is. --db postgresql
 uses its own database (relance_payments_bench).
 
-Besides wall-clock time it prints the CPU time of this process and of the PostgreSQL backends
-serving it (read from /proc: the server must run on this machine): on a shared machine, compare
-those, over several runs. --profile FILE runs the import under cProfile (CPU time), saves the
+On PostgreSQL, from 20,000 payments, the import runs in two streams, one process each
+(services/payment_streams.py); --streams 1 gives the one-stream import.
+
+Besides wall-clock time it prints the CPU time of this process, of the stream processes and of
+the PostgreSQL client backends serving them (read from /proc every 0.2 s while the import runs,
+from a connection of its own: the server must run on this machine; autovacuum is left out): on
+a shared machine, compare those, over several runs. --profile FILE runs the import under cProfile
+(CPU time of this process only: use --streams 1 to see the import's own functions), saves the
 stats to FILE and prints the 25 most expensive functions.
 """
 
@@ -157,7 +162,6 @@ def main() -> None:
     parser.add_argument("--reimport", action="store_true", help="import the same file again (idempotence)")
     parser.add_argument("--streams", type=int, default=None,
                         help="concurrent streams of the import (1: sequential; default: the service's)")
-    parser.add_argument("--threads", action="store_true", help="streams as threads rather than processes")
     parser.add_argument("--compare", type=int, default=0, metavar="K",
                         help="then apply K more payments one by one with apply_payment and K with the batch path")
     parser.add_argument("--profile", type=Path, metavar="FILE",
@@ -205,7 +209,7 @@ def main() -> None:
     if profiler:
         profiler.enable()
     report = import_payments(c.uow, path, now=now, account=ACCOUNT, rates=c.rates, chunk=args.chunk,
-                             progress=progress, threads=args.threads, **streams)
+                             progress=progress, **streams)
     if profiler:
         profiler.disable()
     cpu, children = time.process_time() - cpu, children_cpu() - children
