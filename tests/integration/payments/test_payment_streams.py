@@ -4,6 +4,12 @@ that a re-run completes without duplicates."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,6 +154,49 @@ def test_a_stream_that_fails_leaves_an_import_that_a_rerun_completes_without_dup
                              streams=2, parallel_from=0)
 
     assert report.duplicates == len(applied)
+    assert state(container) == expected
+
+
+def test_killed_stream_processes_leave_an_import_that_a_rerun_completes_without_duplicates(
+        container, dossiers, tmp_path, postgresql_only):
+    _, expected = imported(container, dossiers, tmp_path, streams=1)
+    _truncate_all(container)
+    path = statement(tmp_path, dossiers(portfolio_rows()))
+    with container.engine.begin() as conn:  # one payment of the second round keeps its stream busy
+        conn.execute(text("CREATE FUNCTION slow_r1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                          "IF right(NEW.external_id, 4) = 'R1-4' THEN PERFORM pg_sleep(2); END IF; RETURN NEW; END $$"))
+        conn.execute(text("CREATE TRIGGER slow_r1 BEFORE INSERT ON payment FOR EACH ROW EXECUTE FUNCTION slow_r1()"))
+
+    def kill_the_streams_once_one_is_busy() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with container.engine.connect() as conn:
+                if conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                                    "AND datname = current_database()")):
+                    break
+            time.sleep(0.05)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_streams_once_one_is_busy)
+    killer.start()
+    try:
+        with pytest.raises(BrokenProcessPool):
+            import_payments(container.uow, path, now=NOW, account=ACCOUNT, rates=container.rates, chunk=7,
+                            streams=2, parallel_from=0)
+    finally:
+        killer.join()
+        with container.engine.begin() as conn:  # waits for the orphaned transaction to roll back
+            conn.execute(text("DROP TRIGGER slow_r1 ON payment"))
+            conn.execute(text("DROP FUNCTION slow_r1()"))
+    with container.uow() as uow:
+        applied = {e.rsplit(":", 1)[1] for e in uow.session.scalars(select(Payment.external_id))}
+        assert_books_balanced(uow.session)
+    assert "R1-4" not in applied
+
+    import_payments(container.uow, path, now=NOW, account=ACCOUNT, rates=container.rates, chunk=7,
+                    streams=2, parallel_from=0)
+
     assert state(container) == expected
 
 
