@@ -12,12 +12,27 @@ to dossier i: 20 % pay the whole principal of a claim without interest (paid in 
 closed), the others pay 20,00 EUR (partial payment); 1 % carry no reference and a payer name
 nobody has (suspense). The file is written first and not timed; the import is. --db postgresql
 uses its own database (relance_payments_bench).
+
+On PostgreSQL, from 20,000 payments, the import runs in two streams, one process each
+(services/payment_streams.py); --streams 1 gives the one-stream import.
+
+Besides wall-clock time it prints the CPU time of this process, of the stream processes and of
+the PostgreSQL client backends serving them (read from /proc every 0.2 s while the import runs,
+from a connection of its own: the server must run on this machine; autovacuum is left out): on
+a shared machine, compare those, over several runs. --profile FILE runs the import under cProfile
+(CPU time of this process only: use --streams 1 to see the import's own functions), saves the
+stats to FILE and prints the 25 most expensive functions.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
+import pstats
+import resource
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -48,6 +63,65 @@ def write_statement(path: Path, n: int, day: str) -> None:
             amount = principal_of(i) if i % 5 == 1 and i % 10 != 0 else Decimal("20.00")
             fh.write(f"B{i:09d};{day};{str(amount).replace('.', ',')};{payment_reference(i, compact=True)};"
                      f"VIR SEPA;DEBITEUR {i}\n")
+
+
+class ServerCpu:
+    """CPU time the PostgreSQL backends spent for us, read from /proc (the server runs on this
+    machine): on a shared machine wall-clock time measures the neighbours as much as the code.
+    Read every 0.2 s while the import runs: the worker processes' backends end with them."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.conn = engine.connect() if engine.dialect.name == "postgresql" else None
+        self.start = self._backends() if self.conn is not None else None
+        self.last: dict[int, float] = dict(self.start or {})
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        if self.start is not None:
+            self.thread.start()
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.2):
+            seen = self._backends()
+            if seen is not None:
+                self.last.update(seen)
+
+    def _backends(self) -> dict[int, float] | None:
+        from sqlalchemy import text
+
+        # Its own connection, left out (pooled ones would take turns with the import's); client
+        # backends only (autovacuum's workers come and go on their own schedule).
+        pids = self.conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                      "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                                      )).scalars().all()
+        self.conn.rollback()  # a transaction would keep showing the same snapshot of the activity
+        ticks = os.sysconf("SC_CLK_TCK")
+        out = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            out[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return out if out or not pids else None
+
+    def describe(self) -> str:
+        if self.start is None:
+            return "database in this process"
+        self.stop.set()
+        self.thread.join()
+        end = self._backends()
+        self.conn.close()
+        if end is None:
+            return "PostgreSQL backends not readable"
+        self.last.update(end)
+        return f"PostgreSQL backends {sum(v - self.start.get(pid, 0.0) for pid, v in self.last.items()):.1f} s"
+
+
+def children_cpu() -> float:
+    """CPU time of the ended child processes (the import's stream workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def compare(c, k: int, now) -> None:
@@ -86,8 +160,12 @@ def main() -> None:
     parser.add_argument("--db", default=TARGET[1], help="sqlite, postgresql or a full URL")
     parser.add_argument("--chunk", type=int, default=5000)
     parser.add_argument("--reimport", action="store_true", help="import the same file again (idempotence)")
+    parser.add_argument("--streams", type=int, default=None,
+                        help="concurrent streams of the import (1: sequential; default: the service's)")
     parser.add_argument("--compare", type=int, default=0, metavar="K",
                         help="then apply K more payments one by one with apply_payment and K with the batch path")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="profile the import with cProfile, dump the stats to FILE, print the top functions")
     args = parser.parse_args()
 
     from sqlalchemy import func, select
@@ -116,16 +194,29 @@ def main() -> None:
 
     def progress(n: int) -> None:
         # Every 20 chunks: the rate of the last ones, to see that it holds as the tables grow.
+        # (The streams report parts of chunks: print when a multiple of 20 chunks is passed.)
+        before = marks["done"] // (20 * args.chunk)
         marks["done"] += n
-        if (marks["done"] // args.chunk) % 20 == 0:
+        if marks["done"] // (20 * args.chunk) > before:
             now_t = time.perf_counter()
             print(f"  {marks['done']:>9,} payments, last {20 * args.chunk / (now_t - marks['last']):,.0f}/s")
             marks["last"] = now_t
 
+    server = ServerCpu(c.engine)
+    cpu, children = time.process_time(), children_cpu()
+    streams = {} if args.streams is None else {"streams": args.streams}
+    profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU time: the machine is shared
+    if profiler:
+        profiler.enable()
     report = import_payments(c.uow, path, now=now, account=ACCOUNT, rates=c.rates, chunk=args.chunk,
-                             progress=progress)
+                             progress=progress, **streams)
+    if profiler:
+        profiler.disable()
+    cpu, children = time.process_time() - cpu, children_cpu() - children
     elapsed = time.perf_counter() - t
     print(f"import: {report.created:,} payments in {elapsed:.1f} s = {report.created / elapsed:,.0f} payments/s")
+    print(f"  CPU: this process {cpu:.1f} s, its stream processes {children:.1f} s, {server.describe()} "
+          f"(load {os.getloadavg()[0]:.1f})")
     print(f"  matched {dict(report.matched)}, suspense {report.unmatched:,}, paid in full {report.paid_in_full:,}, "
           f"quittances {report.quittances:,}")
     with c.uow() as uow:
@@ -144,6 +235,9 @@ def main() -> None:
         print(f"re-import: {again.created} created, {again.duplicates:,} known, {time.perf_counter() - t:.1f} s")
     if args.compare:
         compare(c, args.compare, now)
+    if profiler:
+        profiler.dump_stats(args.profile)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     print(f"peak memory {peak_rss_mib():.0f} MiB")
     c.engine.dispose()
 

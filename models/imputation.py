@@ -106,8 +106,8 @@ def impute(
 def _rank(claims: Iterable[ClaimBalance], *, as_of: date, order: str) -> list[list[ClaimBalance]]:
     """Groups of claims in paying order; claims within one group share the payment pro rata."""
     claims = sorted(claims, key=lambda c: c.claim_id)
-    if not claims:
-        return []
+    if len(claims) <= 1:  # most dossiers hold one claim: nothing to rank
+        return [claims] if claims else []
     if order == "pro_rata":
         return [claims]
     if order == "oldest_first":
@@ -129,6 +129,9 @@ def _share_out(
     cents left go one each to the largest remainders (ties: lowest claim id first). A claim
     only gets an extra cent if its exact share had a fraction, so no claim is ever over-paid.
     """
+    if len(group) == 1:  # one claim: it takes what it is owed, or all there is
+        claim_id = group[0].claim_id
+        return {claim_id: min(available, sum(outstanding[claim_id]))}
     totals = {c.claim_id: sum(outstanding[c.claim_id]) for c in group}
     group_total = sum(totals.values())
     if available >= group_total:
@@ -158,10 +161,13 @@ def _validate_claims(claims: Sequence[ClaimBalance]) -> dict[int, tuple[int, int
     for claim in claims:
         if claim.claim_id in outstanding:
             raise ValueError(f"claim {claim.claim_id} is listed twice")
-        cents = tuple(
-            _to_cents(getattr(claim, c.value), f"claim {claim.claim_id} {c.value}")
-            for c in _COMPONENTS
-        )
+        try:  # the usual case, without building three error messages per claim
+            cents = (_plain_cents(claim.costs), _plain_cents(claim.interest), _plain_cents(claim.principal))
+        except _NotPlainCents:
+            cents = tuple(
+                _to_cents(getattr(claim, c.value), f"claim {claim.claim_id} {c.value}")
+                for c in _COMPONENTS
+            )
         if any(v < 0 for v in cents):
             raise ValueError(f"claim {claim.claim_id} has a negative outstanding amount")
         outstanding[claim.claim_id] = cents
@@ -178,6 +184,21 @@ def _validate_choice(choice: Sequence[int] | None, by_id: dict[int, ClaimBalance
     if len(set(choice)) != len(choice):
         raise ValueError("debtor_choice names a claim twice")
     return list(choice)
+
+
+class _NotPlainCents(Exception):
+    """Not a finite Decimal (or int) in whole cents: `_to_cents` says what is wrong."""
+
+
+def _plain_cents(value) -> int:
+    # Exact types only: a bool is an int, and a float must reach `_to_cents` to be refused.
+    if type(value) is Decimal:
+        cents = value.scaleb(2)
+        if cents.is_finite() and cents == cents.to_integral_value():
+            return int(cents)
+    elif type(value) is int:
+        return value * 100
+    raise _NotPlainCents
 
 
 def _to_cents(value: Decimal | int, what: str) -> int:

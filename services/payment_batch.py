@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, select, update
@@ -92,8 +93,9 @@ _PAYMENT_COLUMNS = ("external_id", "dossier_id", "amount", "received_on", "metho
                     "applied_at", "created_at")
 
 
-def _staged(session, table, rows: list[dict], columns: Sequence[str], tag: str) -> str:
-    """PostgreSQL: `rows` copied into a temporary table (dropped at commit), with their order `n`."""
+def _staged(session, table, rows: Sequence[Sequence], columns: Sequence[str], tag: str) -> str:
+    """PostgreSQL: `rows` (values in the order of `columns`) copied into a temporary table
+    (dropped at commit), with their order `n`."""
     conn = session.connection()
     dialect = conn.dialect
     name = f"staged_{tag}"
@@ -104,7 +106,7 @@ def _staged(session, table, rows: list[dict], columns: Sequence[str], tag: str) 
     cols = ", ".join(f'"{c}"' for c in columns)
     with raw.cursor() as cur, cur.copy(f"COPY {name} (n, {cols}) FROM STDIN") as copy:
         for n, row in enumerate(rows):
-            copy.write_row([n, *(row[c] for c in columns)])
+            copy.write_row((n, *row))
     return name
 
 
@@ -112,7 +114,8 @@ def insert_payments(session, rows: list[dict]) -> dict[str, int]:
     """Insert the payments whose external id is new; {external id: payment id} of those."""
     table = Payment.__table__
     if session.get_bind().dialect.name == "postgresql":
-        staged = _staged(session, table, rows, _PAYMENT_COLUMNS, "payment")
+        staged = _staged(session, table, [[row[c] for c in _PAYMENT_COLUMNS] for row in rows], _PAYMENT_COLUMNS,
+                         "payment")
         cols = ", ".join(f'"{c}"' for c in _PAYMENT_COLUMNS)
         result = session.connection().exec_driver_sql(
             f"INSERT INTO payment ({cols}) SELECT {cols} FROM {staged} ORDER BY n "
@@ -142,13 +145,15 @@ def apply_payments(session, items: Sequence[BatchPayment], *, now: datetime, rat
     if len({i.external_id for i in items}) != len(items):
         raise PaymentError("the same external_id twice in one batch")
     pg = session.get_bind().dialect.name == "postgresql"
+    session.flush()  # the reads below go around the session: it must hold nothing pending
 
     # 2. Lock and load (locks first, in id order, before the payments exist).
     dossier_ids = sorted({i.dossier_id for i in items})
     q = select(Dossier.id, Dossier.creditor_id, Dossier.status, Dossier.close_reason, Dossier.closed_at).where(
         one_of(session, Dossier.id, dossier_ids)).order_by(Dossier.id)
-    dossiers = {r.id: SimpleNamespace(**r._asdict(), touched=False)
-                for r in session.execute(q.with_for_update() if pg else q)}
+    # Reads through the Core connection: plain rows, no ORM loading machinery per row.
+    conn = session.connection()
+    dossiers = {r.id: r for r in _loaded(conn, q.with_for_update() if pg else q)}
     missing = [d for d in dossier_ids if d not in dossiers]
     if missing:
         raise PaymentError(f"unknown dossier {missing[0]}")
@@ -160,13 +165,13 @@ def apply_payments(session, items: Sequence[BatchPayment], *, now: datetime, rat
               for i, a in zip(items, amounts)]
     ids = insert_payments(session, values)
 
-    creditors = {r.id: r for r in session.execute(
+    creditors = {r.id: r for r in conn.execute(
         select(Creditor.id, Creditor.is_private_person, Creditor.imputation_override)
         .where(one_of(session, Creditor.id, sorted({d.creditor_id for d in dossiers.values()}))))}
     cq = select(*_CLAIM_COLUMNS).where(one_of(session, Claim.dossier_id, dossier_ids)).order_by(Claim.id)
     claims: dict[int, list[_Claim]] = defaultdict(list)
-    for r in session.execute(cq.with_for_update() if pg else cq):
-        claims[r.dossier_id].append(_Claim(**r._asdict(), touched=False))
+    for r in _loaded(conn, cq.with_for_update() if pg else cq, _Claim):
+        claims[r.dossier_id].append(r)
     promises = _latest(session, Promise, Promise.status == PromiseStatus.OPEN, dossier_ids, pg)
     plans = _latest(session, PaymentPlan, PaymentPlan.status == PlanStatus.ACTIVE, dossier_ids, pg)
     installments: dict[int, list[SimpleNamespace]] = defaultdict(list)
@@ -174,8 +179,8 @@ def apply_payments(session, items: Sequence[BatchPayment], *, now: datetime, rat
         iq = (select(Installment.id, Installment.plan_id, Installment.amount, Installment.paid)
               .where(one_of(session, Installment.plan_id, [p.id for p in plans.values()]))
               .order_by(Installment.plan_id, Installment.number))
-        for r in session.execute(iq.with_for_update() if pg else iq):
-            installments[r.plan_id].append(SimpleNamespace(**r._asdict(), touched=False))
+        for r in _loaded(conn, iq.with_for_update() if pg else iq):
+            installments[r.plan_id].append(r)
 
     # 3. In memory, in order.
     results: list[PaymentResult | None] = []
@@ -198,7 +203,11 @@ def apply_payments(session, items: Sequence[BatchPayment], *, now: datetime, rat
     # 4. Writes.
     if entries:
         entry_ids = insert_entries(session, entries)
-        ledger = [{**ln, "entry_id": eid} for eid, lines in zip(entry_ids, entry_lines) for ln in lines]
+        ledger = []
+        for eid, lines in zip(entry_ids, entry_lines):
+            for ln in lines:  # the line dicts are ours: completed in place, not copied
+                ln["entry_id"] = eid
+            ledger.extend(lines)
         bulk_insert(session.connection(), LedgerLine.__table__, ledger)
         bulk_insert(session.connection(), DossierEvent.__table__, events)
     _write_updates(session, Claim, [c for cs in claims.values() for c in cs if c.touched],
@@ -218,7 +227,8 @@ def apply_payments(session, items: Sequence[BatchPayment], *, now: datetime, rat
 
 def insert_entries(session, entries: list[dict]) -> list[int]:
     """Insert the journal entries; their ids in order. PostgreSQL: ids drawn from the sequence
-    in one query, then one COPY (the JSON data made the multi-row INSERT the slowest step)."""
+    in one query and set on each dict, then one COPY (the JSON data made the multi-row INSERT
+    the slowest step)."""
     table = JournalEntry.__table__
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
@@ -226,8 +236,10 @@ def insert_entries(session, entries: list[dict]) -> list[int]:
     conn = session.connection()
     ids = [r[0] for r in conn.exec_driver_sql(
         "SELECT nextval(pg_get_serial_sequence('journal_entry', 'id')) FROM generate_series(1, %(n)s)",
-        {"n": len(entries)})]
-    bulk_insert(conn, table, [{"id": i, **e} for i, e in zip(ids, entries)])
+        {"n": len(entries)}).fetchall()]
+    for i, entry in zip(ids, entries):  # the caller's fresh dicts: completed in place, not copied
+        entry["id"] = i
+    bulk_insert(conn, table, entries)
     return ids
 
 
@@ -236,8 +248,21 @@ def _latest(session, model, condition, dossier_ids, pg) -> dict[int, SimpleNames
     columns = [c for c in model.__table__.c]
     q = select(*columns).where(one_of(session, model.dossier_id, dossier_ids), condition).order_by(model.id)
     out = {}
-    for r in session.execute(q.with_for_update() if pg else q):
-        out[r.dossier_id] = SimpleNamespace(**r._asdict(), touched=False)
+    for r in _loaded(session.connection(), q.with_for_update() if pg else q):
+        out[r.dossier_id] = r
+    return out
+
+
+def _loaded(conn, query, kind=SimpleNamespace) -> list:
+    """The rows of `query` as mutable records (`kind`) with a `touched` flag; the column names
+    read once per query, not once per row."""
+    result = conn.execute(query)
+    keys = tuple(result.keys())
+    out = []
+    for row in result:
+        record = kind(touched=False)
+        record.__dict__.update(zip(keys, row))
+        out.append(record)
     return out
 
 
@@ -247,8 +272,13 @@ def _write_updates(session, model, rows, columns, now) -> None:
     table = model.__table__
     if session.get_bind().dialect.name == "postgresql":
         # One COPY and one UPDATE ... FROM instead of a statement per row.
-        values = [{"id": r.id, **{c: now if c == "updated_at" else getattr(r, c) for c in columns}} for r in rows]
-        staged = _staged(session, table, values, ("id", *columns), table.name)
+        # Values read straight off the records into tuples; updated_at (if written) put last.
+        stamped = "updated_at" in columns
+        read = [c for c in columns if c != "updated_at"]
+        columns = (*read, "updated_at") if stamped else tuple(read)
+        stamp = (now,) if stamped else ()
+        get = attrgetter("id", *read)  # id and at least one column: it returns a tuple
+        staged = _staged(session, table, [(*get(r), *stamp) for r in rows], ("id", *columns), table.name)
         sets = ", ".join(f'"{c}" = s."{c}"' for c in columns)
         conn = session.connection()
         # By primary key, row by row: without this the planner hashes the whole target table

@@ -24,6 +24,7 @@ XML is parsed with defusedxml: no entity expansion, no external entity, no DTD.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -216,8 +217,13 @@ def _check_amount(value: Decimal, currency: str) -> Decimal:
     return money(value)
 
 
+@functools.cache
+def _known_currencies() -> frozenset[str]:
+    return frozenset(list_currencies())  # Babel rebuilds this set on every call
+
+
 def _check_currency(currency: str) -> None:
-    if currency not in list_currencies():
+    if currency not in _known_currencies():
         raise PaymentFileError(f"devise inconnue : {currency[:10]!r}")
     if currency not in SUPPORTED_CURRENCIES:
         raise PaymentFileError(f"devise non gérée : {currency} (seul l'euro est encaissé)")
@@ -358,6 +364,12 @@ def parse_csv(path: Path, *, mapping: dict[str, str] | None = None, account: str
     return PaymentFile("csv", account, payments, skipped)
 
 
+@functools.lru_cache(maxsize=256)
+def _method(text: str) -> str | None:
+    # A statement spells its few methods the same way on every line: normalised once each.
+    return METHODS.get(normalise_header(text))
+
+
 def _csv_payment(line: int, v: dict[str, str], account: str | None, repeats: Counter) -> IncomingPayment:
     try:
         amount = parse_money(v["amount"])
@@ -372,8 +384,7 @@ def _csv_payment(line: int, v: dict[str, str], account: str | None, repeats: Cou
         value_on = parse_date(v["value_on"]) if v.get("value_on") else None
     except DateParseError as exc:
         raise PaymentFileError(f"date illisible : {exc}") from None
-    method_text = normalise_header(v.get("method") or "virement")
-    method = METHODS.get(method_text)
+    method = _method(v.get("method") or "virement")
     if method is None:
         raise PaymentFileError(f"mode de paiement inconnu : {v['method'][:20]!r}")
     iban_text = v.get("debtor_iban") or None

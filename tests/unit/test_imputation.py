@@ -210,3 +210,22 @@ def test_an_unknown_order_is_refused():
     with pytest.raises(ValueError, match="order"):
         impute(Decimal("10.00"), [claim(1, AS_OF, principal="10.00")], as_of=AS_OF,
                order="newest_first")  # fmt: skip
+
+
+@pytest.mark.parametrize(("field", "value", "error", "message"), [
+    ("principal", 10.0, TypeError, "claim 1 principal must be a Decimal"),
+    ("costs", True, TypeError, "claim 1 costs must be a Decimal"),
+    ("interest", Decimal("0.005"), ValueError, "claim 1 interest has a fraction of a cent"),
+    ("principal", Decimal("NaN"), ValueError, "claim 1 principal is not a finite amount"),
+])
+def test_a_claim_amount_that_is_not_whole_cents_is_refused_naming_the_claim_and_component(
+        field, value, error, message):
+    amounts = {"costs": Decimal("0"), "interest": Decimal("0"), "principal": Decimal("10.00"), field: value}
+    with pytest.raises(error, match=message):
+        impute(Decimal("10.00"), [ClaimBalance(1, AS_OF, **amounts)], as_of=AS_OF)
+
+
+def test_whole_euro_amounts_given_as_int_are_imputed_like_decimals():
+    result = impute(Decimal("15.00"), [ClaimBalance(1, AS_OF, 2, 0, 10)], as_of=AS_OF)
+    assert result.allocations == (Allocation(1, COSTS, Decimal("2.00")), Allocation(1, PRINCIPAL, Decimal("10.00")))
+    assert result.unapplied == Decimal("3.00")

@@ -63,3 +63,12 @@ def test_printing_then_parsing_gives_the_dossier_back(dossier_id):
     assert parse_payment_reference(f"VIR {payment_reference(dossier_id)} MERCI") == dossier_id
     compact = payment_reference(dossier_id, compact=True)
     assert parse_payment_reference(compact.lower()) == dossier_id
+
+
+def test_the_fast_check_digit_test_agrees_with_iso_11649_on_every_check_of_many_bodies():
+    from models.references import _check_digits_hold
+
+    for body in ("1", "7", "42", "1234", "12345", "98765", "100000", "999999999999999999999"):
+        for n in range(100):
+            check = f"{n:02d}"
+            assert _check_digits_hold(check, body) == iso11649.is_valid(f"RF{check}{body}")

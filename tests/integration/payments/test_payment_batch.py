@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import Claim, Dossier, DossierEvent, Installment, JournalEntry, PaymentPlan, Promise
 from models.parties import Creditor
@@ -118,3 +118,29 @@ def test_the_batch_path_and_the_single_path_leave_identical_claims_books_and_eve
                                             ("debtor_receivable", "A", "principal", D("-281.60"))]
     assert ("C-1", "promise_kept", {"date": "2025-07-01", "amount": "150.00", "paid": "150.00", "outcome": "kept"}) in single["events"]
     assert [p[1] for p in single["plans"]] == ["active"]
+
+
+def test_a_batch_mixing_known_and_new_external_ids_applies_only_the_new_ones_and_answers_the_others(
+        container, dossiers):
+    from models import Payment
+
+    dossiers(ROWS)
+    with container.uow() as uow:
+        ids = dict(uow.session.execute(select(Dossier.external_ref, Dossier.id)).all())
+        first = apply_payments(uow.session, [BatchPayment(ids["P-1"], D("100.00"), date(2025, 7, 1), "transfer", "k-1")],
+                               now=NOW, rates=container.rates)
+        uow.commit()
+    with container.uow() as uow:
+        mixed = apply_payments(uow.session, [
+            BatchPayment(ids["F-1"], D("10.00"), date(2025, 7, 1), "transfer", "k-2"),
+            BatchPayment(ids["P-1"], D("100.00"), date(2025, 7, 1), "transfer", "k-1"),
+            BatchPayment(ids["E-1"], D("20.00"), date(2025, 7, 1), "transfer", "k-3"),
+        ], now=NOW, rates=container.rates)
+        uow.commit()
+    assert [r.duplicate for r in mixed] == [False, True, False]
+    assert mixed[1].payment_id == first[0].payment_id and mixed[1].allocations == first[0].allocations
+    with container.uow() as uow:
+        s = uow.session
+        assert sorted(s.scalars(select(Payment.external_id))) == ["k-1", "k-2", "k-3"]
+        assert s.scalar(select(func.count()).select_from(JournalEntry)) == 3
+        assert_books_balanced(s)
