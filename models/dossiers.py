@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import PK, Base, Money, Rate
 from models.enums import (
+    ClaimComponent,
     ClaimNature,
     CloseReason,
     DossierStatus,
@@ -65,6 +66,24 @@ class ClaimAmounts:
     @property
     def costs_due(self) -> Decimal:
         return self.costs + self.indemnity - self.costs_paid
+
+    @property
+    def interest_due(self) -> Decimal:
+        """Interest crystallised and not yet paid (interest to today is computed apart)."""
+        return self.interest_accrued - self.interest_paid
+
+    @property
+    def balance_due(self) -> Decimal:
+        return self.principal_due + self.costs_due + self.interest_due
+
+    def add_paid(self, component: ClaimComponent, amount: Decimal) -> None:
+        """Add `amount` (negative for a reversal) to the paid column of `component`."""
+        column = PAID_COLUMNS[ClaimComponent(component)]
+        setattr(self, column, getattr(self, column) + amount)
+
+
+PAID_COLUMNS = {ClaimComponent.COSTS: "costs_paid", ClaimComponent.INTEREST: "interest_paid",
+                ClaimComponent.PRINCIPAL: "principal_paid"}
 
 
 class Claim(ClaimAmounts, Base):

@@ -40,7 +40,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from models.agreements import Installment, PaymentPlan, Promise
 from models.dossiers import Claim, ClaimAmounts, Dossier, DossierEvent
 from models.enums import (
-    ClaimComponent,
     CloseReason,
     DossierStatus,
     EventKind,
@@ -62,8 +61,6 @@ __all__ = ["BatchPayment", "apply_payments", "insert_entries", "insert_payments"
 log = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
-_PAID = {ClaimComponent.COSTS: "costs_paid", ClaimComponent.INTEREST: "interest_paid",
-         ClaimComponent.PRINCIPAL: "principal_paid"}
 _CLAIM_COLUMNS = (
     Claim.id, Claim.dossier_id, Claim.due_date, Claim.principal, Claim.principal_paid, Claim.costs, Claim.indemnity,
     Claim.costs_paid, Claim.interest_accrued, Claim.interest_paid, Claim.interest_accrued_to, Claim.interest_mode,
@@ -308,17 +305,15 @@ def _one(dossier, creditor, claims, promise, plan, installments, payment_id, amo
         claim.interest_accrued_to = accrual.through
         claim.touched = True
 
-    balances = [ClaimBalance(c.id, c.due_date, c.costs_due, c.interest_accrued - c.interest_paid, c.principal_due)
-                for c in claims]
+    balances = [ClaimBalance(c.id, c.due_date, c.costs_due, c.interest_due, c.principal_due) for c in claims]
     result = impute(amount, balances, as_of=received_on, order=creditor.imputation_override or "legal")
     by_id = {c.id: c for c in claims}
     for a in result.allocations:
         claim = by_id[a.claim_id]
-        column = _PAID[a.component]
-        setattr(claim, column, getattr(claim, column) + a.amount)
+        claim.add_paid(a.component, a.amount)
         claim.touched = True
     applied = result.allocated
-    remaining = sum((c.principal_due + c.costs_due + c.interest_accrued - c.interest_paid for c in claims), ZERO)
+    remaining = sum((c.balance_due for c in claims), ZERO)
     paid_in_full = remaining <= 0 and applied > 0
     for claim_id in dict.fromkeys(a.claim_id for a in result.allocations):
         interrupt_prescription(by_id[claim_id], "payment", received_on)

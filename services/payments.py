@@ -118,11 +118,6 @@ log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
 PAYMENT_KIND = "payment"
 REVERSAL_KIND = "reversal"
-_PAID_COLUMN = {
-    ClaimComponent.COSTS: "costs_paid",
-    ClaimComponent.INTEREST: "interest_paid",
-    ClaimComponent.PRINCIPAL: "principal_paid",
-}
 
 
 class PaymentError(ValueError):
@@ -254,7 +249,7 @@ def _apply(session, dossier, payment_id, amount, received_on, debtor_choice, now
 
     # 3. Imputation.
     balances = [
-        ClaimBalance(c.id, c.due_date, c.costs_due, c.interest_accrued - c.interest_paid, c.principal_due)
+        ClaimBalance(c.id, c.due_date, c.costs_due, c.interest_due, c.principal_due)
         for c in claims
     ]
     result = impute(amount, balances, as_of=received_on, debtor_choice=debtor_choice,
@@ -264,11 +259,10 @@ def _apply(session, dossier, payment_id, amount, received_on, debtor_choice, now
     by_id = {c.id: c for c in claims}
     for a in result.allocations:
         claim = by_id[a.claim_id]
-        column = _PAID_COLUMN[a.component]
-        setattr(claim, column, getattr(claim, column) + a.amount)
+        claim.add_paid(a.component, a.amount)
         claim.updated_at = now
     applied = result.allocated
-    remaining = sum((c.principal_due + c.costs_due + c.interest_accrued - c.interest_paid for c in claims), ZERO)
+    remaining = sum((c.balance_due for c in claims), ZERO)
     paid_in_full = remaining <= 0 and applied > 0
 
     # 5. Prescription: each claim the payment reached.
@@ -353,8 +347,7 @@ def reverse_payment(
         if line.account != LedgerAccount.DEBTOR_RECEIVABLE:
             continue
         claim, paid = claims[line.claim_id], -line.amount
-        column = _PAID_COLUMN[ClaimComponent(line.component)]
-        setattr(claim, column, getattr(claim, column) - paid)
+        claim.add_paid(line.component, -paid)
         if line.component == ClaimComponent.PRINCIPAL and claim.interest_accrued_to is not None:
             missed = interest_between(claim, paid, payment.received_on, claim.interest_accrued_to,
                                       rates=rates, private_creditor=creditor.is_private_person)
