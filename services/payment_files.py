@@ -113,6 +113,15 @@ class PaymentFile:
     sha256: str = ""
 
 
+def _keep_first(payment: IncomingPayment, seen: set[str], payments: list, skipped: Counter) -> None:
+    """A payment listed twice in one file (same bank id) is kept once, the repeat counted."""
+    if payment.external_id in seen:
+        skipped["duplicate_in_file"] += 1
+        return
+    seen.add(payment.external_id)
+    payments.append(payment)
+
+
 def read_payment_file(path: Path, *, format: str = "auto", mapping: dict[str, str] | None = None,
                       account: str | None = None) -> PaymentFile:
     path = Path(path)
@@ -178,11 +187,7 @@ def parse_camt053(raw: bytes) -> PaymentFile:
                 errors.append(f"écriture {entry_no} : {exc.message}")
                 continue
             for p in found_payments:
-                if p.external_id in seen:
-                    skipped["duplicate_in_file"] += 1
-                    continue
-                seen.add(p.external_id)
-                payments.append(p)
+                _keep_first(p, seen, payments, skipped)
     if errors:
         raise PaymentFileError("relevé refusé, rien n'a été importé :", errors)
     account = next(iter(accounts)) if len(accounts) == 1 else None
@@ -354,11 +359,7 @@ def parse_csv(path: Path, *, mapping: dict[str, str] | None = None, account: str
             except PaymentFileError as exc:
                 errors.append(f"ligne {line} : {exc.message}")
                 continue
-            if payment.external_id in seen_ids:
-                skipped["duplicate_in_file"] += 1
-                continue
-            seen_ids.add(payment.external_id)
-            payments.append(payment)
+            _keep_first(payment, seen_ids, payments, skipped)
     if errors:
         raise PaymentFileError("fichier refusé, rien n'a été importé :", errors)
     return PaymentFile("csv", account, payments, skipped)
